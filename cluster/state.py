@@ -1,0 +1,244 @@
+"""The Raft-replicated cluster metadata, as a pure deterministic state machine.
+
+Every change is a *command*: a small msgpack-able dict ``{"op": name, ...}``
+that :meth:`ClusterState.apply` turns into a new state and a result. Apply
+never reads the clock, randomness or anything outside the command and the
+state, so every Raft member that applies the same log holds the same state
+(checked by :meth:`ClusterState.digest`). Commands are compare-and-set style:
+they carry what the proposer expected (an incarnation, a partition epoch) and
+fail with ``STALE_EPOCH`` when the state moved on, instead of silently
+overwriting a newer decision.
+
+Every effective change bumps ``map_epoch``; clients and nodes order cluster
+maps by it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+from cluster.errors import ErrorCode, KeystreamError
+
+Command = dict[str, Any]
+Result = dict[str, Any]
+
+
+def _fail(code: ErrorCode, message: str) -> KeystreamError:
+    return KeystreamError(code, message)
+
+
+class ClusterState:
+    """Nodes, liveness, topics, partitions, keyspace shards and slots, users."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = data if data is not None else self.empty()
+
+    @staticmethod
+    def empty() -> dict[str, Any]:
+        return {
+            "cluster_id": None,
+            "map_epoch": 0,
+            "nodes": {},  # str(node id) -> node record
+            "topics": {},  # name -> topic record
+            "keyspace": None,  # {"topic": "__keyspace", "slots": [[start, end, shard]]}
+            "next_producer_id": 1,
+            "users": {},
+            "applied": 0,  # count of applied commands, for digests and debugging
+        }
+
+    # --- reading -------------------------------------------------------------------
+    @property
+    def map_epoch(self) -> int:
+        return int(self.data["map_epoch"])
+
+    @property
+    def cluster_id(self) -> str | None:
+        return self.data["cluster_id"]
+
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        return self.data["nodes"]
+
+    @property
+    def topics(self) -> dict[str, dict[str, Any]]:
+        return self.data["topics"]
+
+    def node(self, node_id: int) -> dict[str, Any] | None:
+        return self.data["nodes"].get(str(node_id))
+
+    def live_node_ids(self) -> list[int]:
+        return sorted(n["id"] for n in self.nodes.values() if not n["fenced"])
+
+    def copy(self) -> ClusterState:
+        return ClusterState(self.load_bytes(self.to_bytes()).data)
+
+    def to_bytes(self) -> bytes:
+        return msgpack.packb(self.data, use_bin_type=True)
+
+    @classmethod
+    def load_bytes(cls, raw: bytes) -> ClusterState:
+        data = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+        if not isinstance(data, dict) or "map_epoch" not in data:
+            raise ValueError("not a cluster state snapshot")
+        return cls(data)
+
+    def digest(self) -> str:
+        """A hash of the canonical encoding, equal on members holding equal state."""
+        canonical = msgpack.packb(_canonical(self.data), use_bin_type=True)
+        return hashlib.sha256(canonical).hexdigest()
+
+    # --- applying --------------------------------------------------------------------
+    def apply(self, command: Command) -> Result:
+        """Apply one command; returns ``{"ok": ...}`` or ``{"error": code, "message": ...}``.
+
+        Errors are results, not exceptions: a rejected compare-and-set is a
+        normal, replicated outcome that every member computes identically.
+        """
+        self.data["applied"] += 1
+        op = command.get("op") if isinstance(command, dict) else None
+        handler = _HANDLERS.get(op) if isinstance(op, str) else None
+        if handler is None:
+            return {"error": int(ErrorCode.INVALID_REQUEST), "message": f"unknown metadata op {op!r}"}
+        try:
+            before = self.data["map_epoch"]
+            ok = handler(self, command)
+            return {
+                "ok": ok,
+                "map_epoch": self.data["map_epoch"],
+                "changed": self.data["map_epoch"] != before,
+            }
+        except KeystreamError as exc:
+            return {"error": int(exc.code), "message": exc.message}
+        except (KeyError, TypeError, ValueError) as exc:
+            # A malformed command must not crash every member in lock-step.
+            return {"error": int(ErrorCode.INVALID_REQUEST), "message": f"malformed {op}: {exc!r}"}
+
+    def _bump(self) -> int:
+        self.data["map_epoch"] += 1
+        return int(self.data["map_epoch"])
+
+    # --- commands: cluster and nodes -------------------------------------------------------
+    def _init_cluster(self, cmd: Command) -> Any:
+        if self.data["cluster_id"] is None:
+            self.data["cluster_id"] = str(cmd["cluster_id"])
+            self._bump()
+        return self.data["cluster_id"]
+
+    def _register_node(self, cmd: Command) -> Any:
+        node_id = int(cmd["node_id"])
+        if node_id < 0:
+            raise _fail(ErrorCode.INVALID_REQUEST, f"node id must be >= 0, got {node_id}")
+        key = str(node_id)
+        listeners = _validate_listeners(cmd["listeners"])
+        incarnation = str(cmd["incarnation"])
+        rack = cmd.get("rack")
+        existing = self.nodes.get(key)
+        if existing is None:
+            self.nodes[key] = {
+                "id": node_id,
+                "listeners": listeners,
+                "rack": rack,
+                "incarnation": incarnation,
+                "fenced": False,
+                "voter": bool(cmd.get("voter", False)),
+                "registered_epoch": self._bump(),
+            }
+            return {"fenced": False}
+        if existing["incarnation"] == incarnation:
+            if existing["listeners"] != listeners or existing["rack"] != rack:
+                existing["listeners"] = listeners
+                existing["rack"] = rack
+                self._bump()
+            return {"fenced": existing["fenced"]}
+        # A new incarnation means the process restarted: whatever the old one
+        # held in memory is gone. Fence it until the controller has moved
+        # leaderships and ISR memberships away and then unfences it.
+        existing.update(
+            listeners=listeners,
+            rack=rack,
+            incarnation=incarnation,
+            fenced=True,
+            registered_epoch=self._bump(),
+        )
+        return {"fenced": True}
+
+    def _fence_node(self, cmd: Command) -> Any:
+        node = self._existing_node(cmd["node_id"])
+        if "incarnation" in cmd and cmd["incarnation"] != node["incarnation"]:
+            raise _fail(ErrorCode.STALE_EPOCH, "node re-registered since the fence was decided")
+        if not node["fenced"]:
+            node["fenced"] = True
+            self._bump()
+        return True
+
+    def _unfence_node(self, cmd: Command) -> Any:
+        node = self._existing_node(cmd["node_id"])
+        if cmd["incarnation"] != node["incarnation"]:
+            raise _fail(ErrorCode.STALE_EPOCH, "unfence for an older incarnation")
+        if node["fenced"]:
+            node["fenced"] = False
+            self._bump()
+        return True
+
+    def _existing_node(self, node_id: Any) -> dict[str, Any]:
+        node = self.nodes.get(str(int(node_id)))
+        if node is None:
+            raise _fail(ErrorCode.INVALID_REQUEST, f"unknown node {node_id}")
+        return node
+
+    def _noop(self, cmd: Command) -> Any:
+        """A write that changes nothing: used to measure metadata write latency and
+        to check that a new controller can commit."""
+        return cmd.get("tag")
+
+
+_SERVICES = ("native", "http", "resp")
+
+
+def _validate_listeners(raw: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(raw, dict) or not raw:
+        raise _fail(ErrorCode.INVALID_REQUEST, "listeners must be a non-empty map")
+    out: dict[str, dict[str, str]] = {}
+    for name, services in raw.items():
+        if not isinstance(name, str) or not isinstance(services, dict):
+            raise _fail(ErrorCode.INVALID_REQUEST, f"bad listener {name!r}")
+        clean: dict[str, str] = {}
+        for service, addr in services.items():
+            if service not in _SERVICES or not isinstance(addr, str) or ":" not in addr:
+                raise _fail(ErrorCode.INVALID_REQUEST, f"bad address {service}={addr!r} on {name}")
+            clean[service] = addr
+        out[name] = clean
+    return out
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [[k, _canonical(value[k])] for k in sorted(value, key=str)]
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+_HANDLERS: dict[str, Callable[[ClusterState, Command], Any]] = {
+    "init_cluster": ClusterState._init_cluster,
+    "register_node": ClusterState._register_node,
+    "fence_node": ClusterState._fence_node,
+    "unfence_node": ClusterState._unfence_node,
+    "noop": ClusterState._noop,
+}
+
+
+def register_handler(op: str) -> Callable[[Callable[[ClusterState, Command], Any]], Any]:
+    """Let feature modules (topics, keyspace, groups) add their commands."""
+
+    def deco(fn: Callable[[ClusterState, Command], Any]) -> Any:
+        if op in _HANDLERS:
+            raise ValueError(f"metadata op {op} registered twice")
+        _HANDLERS[op] = fn
+        return fn
+
+    return deco
