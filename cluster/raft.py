@@ -135,7 +135,7 @@ class HardenedSyncObj(SyncObj):
         peers: list[RaftPeer],
         conf: SyncObjConf,
         consumers: list[Any],
-        transport_settings: TransportSettings,
+        transport_factory: Callable[..., Any],
         journal: DurableJournal,
     ) -> None:
         if conf.autoTick or conf.useFork or not conf.password:
@@ -152,7 +152,7 @@ class HardenedSyncObj(SyncObj):
             conf,
             consumers=consumers,
             nodeClass=RaftPeer,
-            transportClass=partial(KeystreamTransport, settings=transport_settings),
+            transportClass=transport_factory,
         )
         self._install_journal(journal)
         self._wake = PipeNotifier(self._poller, self._on_wake)
@@ -384,7 +384,9 @@ class MetadataRaft:
             dead_after_s=max(3.0, s.election_timeout_max_s * 1.5),
             stats=self.transport_stats,
         )
-        self._sync = HardenedSyncObj(self_peer, peers, conf, [self._consumer], tsettings, journal)
+        self._sync = HardenedSyncObj(
+            self_peer, peers, conf, [self._consumer], partial(KeystreamTransport, settings=tsettings), journal
+        )
         self._thread = threading.Thread(target=self._run, name=f"raft-{s.node_id}", daemon=True)
         self._thread.start()
 

@@ -47,6 +47,7 @@ class ClusterState:
             "keyspace": None,  # {"topic": "__keyspace", "slots": [[start, end, shard]]}
             "next_producer_id": 1,
             "users": {},
+            "config": {},  # cluster-wide dynamic settings (Kafka's dynamic broker configs)
             "applied": 0,  # count of applied commands, for digests and debugging
         }
 
@@ -190,6 +191,29 @@ class ClusterState:
             raise _fail(ErrorCode.INVALID_REQUEST, f"unknown node {node_id}")
         return node
 
+    def _set_cluster_config(self, cmd: Command) -> Any:
+        """Set (or, with value None, delete) one cluster-wide setting."""
+        key = cmd["key"]
+        value = cmd.get("value")
+        if not isinstance(key, str) or not 0 < len(key) <= 255:
+            raise _fail(ErrorCode.INVALID_CONFIG, f"config key must be a string of 1-255 chars, got {key!r}")
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise _fail(
+                ErrorCode.INVALID_CONFIG, f"config {key}: value must be a scalar, got {type(value).__name__}"
+            )
+        config = self.data.setdefault("config", {})
+        if "expected" in cmd and config.get(key) != cmd["expected"]:
+            raise _fail(
+                ErrorCode.STALE_EPOCH, f"config {key} is {config.get(key)!r}, not {cmd['expected']!r}"
+            )
+        if value is None:
+            if config.pop(key, None) is not None:
+                self._bump()
+        elif config.get(key) != value:
+            config[key] = value
+            self._bump()
+        return config.get(key)
+
     def _noop(self, cmd: Command) -> Any:
         """A write that changes nothing: used to measure metadata write latency and
         to check that a new controller can commit."""
@@ -228,6 +252,7 @@ _HANDLERS: dict[str, Callable[[ClusterState, Command], Any]] = {
     "register_node": ClusterState._register_node,
     "fence_node": ClusterState._fence_node,
     "unfence_node": ClusterState._unfence_node,
+    "set_cluster_config": ClusterState._set_cluster_config,
     "noop": ClusterState._noop,
 }
 

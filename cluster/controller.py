@@ -1,0 +1,85 @@
+"""The controller's decisions, as pure functions over (state, liveness, now).
+
+The controller is whichever node leads the metadata Raft group. It learns
+liveness from heartbeats, in memory, as Kafka's KRaft controller does: a
+node that has not heartbeated within the session timeout is fenced (through
+a Raft command, so every node agrees), and a fenced node that heartbeats
+again with the incarnation the map knows is unfenced. A new controller has
+not seen anyone's heartbeat yet, so it starts every node's clock at the
+moment it took over (the grace period) instead of fencing the world.
+
+The asyncio shell (``node/controller_service.py``) feeds heartbeats and
+time in and proposes the commands that come out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cluster.state import ClusterState, Command
+
+
+@dataclass
+class _Seen:
+    at: float
+    incarnation: str | None
+
+
+class LivenessTracker:
+    def __init__(self, session_timeout_s: float) -> None:
+        self.session_timeout_s = session_timeout_s
+        self._seen: dict[int, _Seen] = {}
+        self._grace_from: float | None = None
+
+    def become_controller(self, now: float) -> None:
+        """Start every clock now: nobody is fenced for silence we did not observe."""
+        self._seen.clear()
+        self._grace_from = now
+
+    def heartbeat(self, node_id: int, incarnation: str, now: float) -> None:
+        self._seen[node_id] = _Seen(now, incarnation)
+
+    def last_seen(self, node_id: int) -> float | None:
+        seen = self._seen.get(node_id)
+        if seen is not None:
+            return seen.at
+        return self._grace_from
+
+    def incarnation(self, node_id: int) -> str | None:
+        seen = self._seen.get(node_id)
+        return seen.incarnation if seen is not None else None
+
+    def is_alive(self, node_id: int, now: float) -> bool:
+        last = self.last_seen(node_id)
+        return last is not None and now - last <= self.session_timeout_s
+
+
+def liveness_decisions(state: ClusterState, tracker: LivenessTracker, now: float) -> list[Command]:
+    """Fence silent nodes, unfence nodes that came back with the registered incarnation."""
+    commands: list[Command] = []
+    for node in sorted(state.nodes.values(), key=lambda n: n["id"]):
+        node_id = node["id"]
+        alive = tracker.is_alive(node_id, now)
+        if not node["fenced"] and not alive:
+            commands.append({"op": "fence_node", "node_id": node_id, "incarnation": node["incarnation"]})
+        elif node["fenced"] and alive and tracker.incarnation(node_id) == node["incarnation"]:
+            commands.append({"op": "unfence_node", "node_id": node_id, "incarnation": node["incarnation"]})
+    return commands
+
+
+def describe_nodes(state: ClusterState, controller_id: int | None) -> list[dict[str, Any]]:
+    """Rows for ``keystream cluster status``."""
+    rows = []
+    for node in sorted(state.nodes.values(), key=lambda n: n["id"]):
+        rows.append(
+            {
+                "id": node["id"],
+                "state": "fenced" if node["fenced"] else "live",
+                "controller": node["id"] == controller_id,
+                "voter": node.get("voter", False),
+                "rack": node.get("rack"),
+                "listeners": node["listeners"],
+            }
+        )
+    return rows

@@ -1,0 +1,15 @@
+"""Feature modules plug their services and handlers into a Node here.
+
+Keeping the list in one place shows what a node runs; each feature owns its
+own module and registers native ops, HTTP routes, controller deciders and
+services through the Node's small registration API.
+"""
+
+from __future__ import annotations
+
+from node.server import Node
+
+
+def install_features(node: Node) -> None:
+    """Install every feature into ``node`` (called before ``node.start()``)."""
+    return None
