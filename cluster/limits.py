@@ -48,3 +48,11 @@ PUBSUB_OUTPUT_BUFFER_HARD_BYTES = 32 * MIB  # Redis: client-output-buffer-limit 
 # --- metadata ----------------------------------------------------------------------
 MAX_NODES = 64
 MAX_METADATA_COMMAND_BYTES = 1 * MIB
+
+# --- log storage (node/storage) ------------------------------------------------------
+MAX_BATCH_BYTES = 64 * MIB  # hard ceiling on one stored record batch, whatever max.message.bytes says
+MAX_UNCOMPRESSED_BATCH_BYTES = 64 * MIB  # a compressed batch body may not inflate beyond this
+MIN_SEGMENT_BYTES = 14  # Kafka's minimum segment.bytes
+MAX_SEGMENT_BYTES = 2**31 - 1  # index positions are u32; Kafka caps segment.bytes at Int.MaxValue
+MIN_INDEX_INTERVAL_BYTES = 1
+MAX_COMPACTION_MAP_KEYS = 1_000_000  # keys one compaction pass holds in memory (Kafka's dedupe buffer)
