@@ -280,7 +280,7 @@ build_image() {
     tar -C "${REPO_ROOT}" --sort=name --mtime='@0' --owner=0 --group=0 --numeric-owner \
         --exclude='__pycache__' --exclude='*.pyc' --exclude='.requirements.sha256' \
         -c "${paths[@]}" |
-        if ! docker build --network none --file deploy/Dockerfile \
+        if ! docker build --network none --force-rm --file deploy/Dockerfile \
             --build-arg "BASE_IMAGE=${BASE_IMAGE}" \
             --build-arg "WHEELS_DIR=${WHEELS_DIR#"${REPO_ROOT}/"}" \
             --label "org.opencontainers.image.revision=${revision}" \
