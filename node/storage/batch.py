@@ -485,24 +485,52 @@ def _body(buf: bytes | bytearray | memoryview, header: BatchHeader, limit: int) 
         ) from None
 
 
+# Bodies that declare at most this much are inflated in one call; anything
+# larger, or of unknown size, is inflated in chunks so memory grows only with
+# real output (a forged size field cannot make us allocate the limit).
+_ONE_SHOT_INFLATE_BYTES = 1024 * 1024
+_INFLATE_CHUNK = 256 * 1024
+
+
 def _lz4_decompress(raw: memoryview, limit: int) -> bytes:
     declared = lz4.frame.get_frame_info(raw)["content_size"]
     if declared > limit:
         raise CorruptBatchError(f"lz4 body declares {declared} bytes, limit {limit}")
+    if 0 < declared <= _ONE_SHOT_INFLATE_BYTES:
+        out: bytes = lz4.frame.decompress(raw)
+        return out
     decompressor = lz4.frame.LZ4FrameDecompressor()
-    out: bytes = decompressor.decompress(raw, max_length=(declared or limit) + 1)
-    if len(out) > limit or not decompressor.eof:
-        raise CorruptBatchError(f"lz4 body is truncated or inflates beyond {limit} bytes")
-    return out
+    parts: list[bytes] = []
+    total = 0
+    pending: bytes | memoryview = raw
+    while not decompressor.eof:
+        chunk = decompressor.decompress(pending, max_length=_INFLATE_CHUNK)
+        pending = b""
+        total += len(chunk)
+        if total > limit:
+            raise CorruptBatchError(f"lz4 body inflates beyond {limit} bytes")
+        if not chunk and not decompressor.eof:
+            raise CorruptBatchError("lz4 body is truncated")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _zstd_decompress(raw: memoryview, limit: int) -> bytes:
-    # zstd allocates the frame's declared content size up front: check it first.
     declared = zstandard.frame_content_size(raw)
     if declared > limit:
         raise CorruptBatchError(f"zstd body declares {declared} bytes, limit {limit}")
-    out: bytes = _zstd_decompressor().decompress(raw, max_output_size=limit)
-    return out
+    if 0 <= declared <= _ONE_SHOT_INFLATE_BYTES:
+        out: bytes = _zstd_decompressor().decompress(raw)
+        return out
+    reader = _zstd_decompressor().stream_reader(raw)
+    parts: list[bytes] = []
+    total = 0
+    while chunk := reader.read(_INFLATE_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise CorruptBatchError(f"zstd body inflates beyond {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _decode_rows(

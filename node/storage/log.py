@@ -198,7 +198,7 @@ class PartitionLog:
                 segment.dirty = False
             else:
                 recovered += 1
-                cut = segment.recover()
+                cut = segment.recover(upper)
                 truncated += cut
                 if cut and upper is not None:
                     # Corruption before the last segment: what follows cannot be trusted

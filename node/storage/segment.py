@@ -338,11 +338,14 @@ class Segment:
 
     # ------------------------------------------------------------------ recovery
 
-    def recover(self) -> int:
+    def recover(self, upper_offset: int | None = None) -> int:
         """Validate every batch (CRC included), rebuild both indexes, cut a bad tail.
 
         Returns how many bytes were cut: a torn write at the end of the file
-        or anything from the first corrupt batch on.
+        or anything from the first corrupt batch on. The base offset is not
+        covered by the CRC, so offsets are checked too: increasing, within
+        the segment's relative range and below `upper_offset` (the next
+        segment's base offset) when there is one.
         """
         file_size = os.fstat(self.fd).st_size
         self._reset_state()
@@ -354,8 +357,9 @@ class Segment:
                 if (
                     header.base_offset < self.next_offset
                     or last_offset - self.base_offset > MAX_RELATIVE_OFFSET
+                    or (upper_offset is not None and last_offset >= upper_offset)
                 ):
-                    break  # offsets must increase within a segment
+                    break
                 self.index_batch(pos, header.base_offset, last_offset, header.max_timestamp,
                                  header.size)
                 self.size = pos + header.size
