@@ -63,6 +63,7 @@ class LocalCluster:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         per_node_args: Mapping[int, Sequence[str]] | None = None,
+        per_node_env: Mapping[int, Mapping[str, str]] | None = None,
     ) -> None:
         if not 1 <= nodes <= 7:
             raise ValueError(f"--nodes must be between 1 and 7, got {nodes}")
@@ -73,6 +74,7 @@ class LocalCluster:
         self.extra_args = list(extra_args)
         self.per_node_args = {k: list(v) for k, v in (per_node_args or {}).items()}
         self.env = dict(env or {})
+        self.per_node_env = {k: dict(v) for k, v in (per_node_env or {}).items()}
         self.nodes = {i: NodeProcess(i) for i in range(1, nodes + 1)}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.secret = self._load_or_create_secret()
@@ -137,7 +139,13 @@ class LocalCluster:
         if node.alive:
             return
         self.node_dir(node_id).mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env, "KEYSTREAM_CLUSTER_SECRET": self.secret, "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.env,
+            "KEYSTREAM_CLUSTER_SECRET": self.secret,
+            "PYTHONUNBUFFERED": "1",
+            **self.per_node_env.get(node_id, {}),
+        }
         out = open(self.node_dir(node_id) / "stdout.log", "ab")
         node.proc = subprocess.Popen(
             self.node_command(node_id), stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True

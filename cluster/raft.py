@@ -525,6 +525,7 @@ class MetadataRaft:
             "last_applied": sync.raftLastApplied,
             "last_log_index": sync.last_log_index(),
             "voter": self.settings.is_voter,
+            "transport": dict(self.transport_stats),
         }
 
 

@@ -333,6 +333,9 @@ class Node:
         self.add_native_handler("set_cluster_config", self._h_set_cluster_config)
         self.add_native_handler("health", self._h_health)
         self.add_native_handler(
+            "describe_cluster_config", lambda req, ctx: dict(self.raft.snapshot.data.get("config", {}))
+        )
+        self.add_native_handler(
             "metadata_digest",
             lambda req, ctx: {"digest": self.raft.state_digest(), "raft": self.raft.status()},
         )
