@@ -1,0 +1,429 @@
+"""The compose demo, for real: deploy/docker-compose.yml on the local Docker engine.
+
+Builds the image offline (deploy/build-offline.sh: debootstrap base image, wheels
+from the host), starts the three nodes under a unique compose project name with
+free host ports, and checks what a user of `docker compose up` relies on:
+health, one cluster map, the two listeners, the demo, failover of the
+controller after `docker kill`, a network partition, and `down`/`up` keeping
+the data. Everything the test created (containers, networks, volumes) is
+removed at the end, whether it passed or not.
+
+Skipped, with the reason, when there is no usable Docker engine or compose
+tool, or when the image cannot be built here (no debootstrap / not root and
+no base image yet). Set KEYSTREAM_TEST_IMAGE to test an already built image
+instead of building one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+COMPOSE_FILE = DEPLOY / "docker-compose.yml"
+BUILD_SCRIPT = DEPLOY / "build-offline.sh"
+BASE_IMAGE = "keystream-base:bookworm"
+NODES = ("node1", "node2", "node3")
+SERVICES = ("native", "http", "resp")
+
+BUILD_TIMEOUT_S = 900.0
+COMPOSE_TIMEOUT_S = 180.0
+HEALTHY_DEADLINE_S = 90.0
+FAILOVER_DEADLINE_S = 30.0
+POLL_S = 0.25
+
+T = TypeVar("T")
+
+
+# --- environment probes --------------------------------------------------------------------------
+
+
+def _run(cmd: list[str], timeout: float = 30.0, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+
+
+def _docker_problem() -> str | None:
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    try:
+        info = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
+    except subprocess.TimeoutExpired:
+        return "the Docker engine does not answer (docker info timed out)"
+    if info.returncode != 0:
+        return f"the Docker engine is not reachable: {info.stderr.strip()[:200]}"
+    return None
+
+
+def _compose_command() -> list[str] | None:
+    """`docker compose` (the plugin) when present, else `docker-compose` (v1)."""
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        if _run(["docker", "compose", "version"], timeout=20).returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose") is not None:
+        return ["docker-compose"]
+    return None
+
+
+def _image_exists(image: str) -> bool:
+    return _run(["docker", "image", "inspect", image], timeout=30).returncode == 0
+
+
+def _build_problem() -> str | None:
+    """Why deploy/build-offline.sh cannot work on this machine, or None."""
+    if _image_exists(BASE_IMAGE):
+        return None
+    if os.geteuid() != 0:
+        return f"no {BASE_IMAGE} image yet, and building it with debootstrap needs root"
+    if shutil.which("debootstrap") is None:
+        return f"no {BASE_IMAGE} image yet, and debootstrap is not installed"
+    return None
+
+
+def _build_image() -> tuple[str, float]:
+    """Run the offline build; return the image name and the seconds it took."""
+    image = os.environ.get("KEYSTREAM_TEST_IMAGE")
+    if image:
+        if not _image_exists(image):
+            pytest.fail(f"KEYSTREAM_TEST_IMAGE={image} does not exist")
+        return image, 0.0
+    image = "keystream:latest"
+    log_path = REPO / "deploy" / ".cache" / "test-build.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        try:
+            result = subprocess.run(
+                ["bash", str(BUILD_SCRIPT)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=BUILD_TIMEOUT_S,
+                check=False,
+                env={**_clean_env(), "KEYSTREAM_IMAGE": image},
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"deploy/build-offline.sh took over {BUILD_TIMEOUT_S:.0f}s (log: {log_path})")
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        tail = "\n".join(log_path.read_text().splitlines()[-40:])
+        pytest.fail(f"deploy/build-offline.sh failed (exit {result.returncode}):\n{tail}")
+    return image, elapsed
+
+
+def _clean_env() -> dict[str, str]:
+    """The caller's environment without any KEYSTREAM_* or COMPOSE_* settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTREAM_", "COMPOSE_"))}
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def wait_for(what: str, probe: Callable[[], T | None], deadline_s: float) -> T:
+    """Poll `probe` until it returns something other than None; fail after the deadline."""
+    deadline = time.monotonic() + deadline_s
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = probe()
+            if value is not None:
+                return value
+        except (OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
+            last_error = exc
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what} (last error: {last_error!r})")
+        time.sleep(POLL_S)
+
+
+def http_json(url: str, timeout: float = 2.0) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        return exc.code, json.loads(body) if body else None
+
+
+# --- the cluster under test -----------------------------------------------------------------------
+
+
+@dataclass
+class ComposeCluster:
+    compose: list[str]
+    project: str
+    image: str
+    ports: dict[str, dict[str, int]]  # node -> service -> host port
+    env: dict[str, str]
+    env_file: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def run(self, *args: str, timeout: float = COMPOSE_TIMEOUT_S, check: bool = True) -> str:
+        cmd = [
+            *self.compose,
+            "--project-name",
+            self.project,
+            "--file",
+            str(COMPOSE_FILE),
+            "--env-file",
+            str(self.env_file),
+            *args,
+        ]
+        result = _run(cmd, timeout=timeout, env=self.env, cwd=REPO)
+        if check and result.returncode != 0:
+            pytest.fail(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def container(self, node: str) -> str:
+        cid = self.run("ps", "-q", node).strip()
+        assert cid, f"no container for {node}"
+        return cid
+
+    def http(self, node: str, path: str) -> tuple[int, Any]:
+        return http_json(f"http://127.0.0.1:{self.ports[node]['http']}{path}")
+
+    def healthy(self, nodes: tuple[str, ...] = NODES) -> dict[str, Any] | None:
+        """Every node answers /v1/health with 200; returns the bodies."""
+        bodies = {}
+        for node in nodes:
+            status, body = self.http(node, "/v1/health")
+            if status != 200:
+                return None
+            bodies[node] = body
+        return bodies
+
+    def agreed_map(self, nodes: tuple[str, ...] = NODES) -> dict[str, Any] | None:
+        """The one cluster map that all `nodes` serve (same cluster, epoch, controller)."""
+        maps = {}
+        for node in nodes:
+            status, body = self.http(node, "/v1/cluster")
+            if status != 200:
+                return None
+            maps[node] = body
+        views = {(m["cluster_id"], m["map_epoch"], m["controller"]) for m in maps.values()}
+        first = next(iter(maps.values()))
+        if len(views) != 1 or first["controller"] is None:
+            return None
+        return first
+
+    def wait_healthy(
+        self, nodes: tuple[str, ...] = NODES, deadline_s: float = HEALTHY_DEADLINE_S
+    ) -> dict[str, Any]:
+        wait_for(f"{', '.join(nodes)} healthy", lambda: self.healthy(nodes), deadline_s)
+        return wait_for("one agreed cluster map", lambda: self.agreed_map(nodes), deadline_s)
+
+    def docker_health(self, node: str) -> str:
+        out = _run(["docker", "inspect", "--format", "{{.State.Health.Status}}", self.container(node)])
+        return out.stdout.strip()
+
+    def node_of(self, node_id: int) -> str:
+        return f"node{node_id}"
+
+    def logs(self) -> str:
+        return self.run("logs", "--no-color", "--tail", "80", check=False, timeout=60)
+
+    def remove_everything(self) -> list[str]:
+        """`down -v`, then remove by label whatever is left; returns what had to be forced."""
+        self.run(
+            "--profile", "demo", "--profile", "chaos",
+            "down", "--volumes", "--remove-orphans", "--timeout", "5",
+            check=False, timeout=COMPOSE_TIMEOUT_S,
+        )  # fmt: skip
+        label = f"label=com.docker.compose.project={self.project}"
+        forced = []
+        for kind, listing, removal in (
+            ("container", ["docker", "ps", "-aq", "--filter", label], ["docker", "rm", "-f", "-v"]),
+            ("network", ["docker", "network", "ls", "-q", "--filter", label], ["docker", "network", "rm"]),
+            ("volume", ["docker", "volume", "ls", "-q", "--filter", label], ["docker", "volume", "rm", "-f"]),
+        ):
+            ids = _run(listing).stdout.split()
+            if ids:
+                forced.append(f"{len(ids)} {kind}(s)")
+                _run([*removal, *ids], timeout=120)
+        return forced
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeCluster]:
+    problem = _docker_problem()
+    if problem:
+        pytest.skip(f"compose test needs Docker: {problem}")
+    compose = _compose_command()
+    if compose is None:
+        pytest.skip("compose test needs `docker compose` or `docker-compose`")
+    if not os.environ.get("KEYSTREAM_TEST_IMAGE"):
+        problem = _build_problem()
+        if problem:
+            pytest.skip(f"cannot build the image offline here: {problem}")
+    image, build_s = _build_image()
+
+    project = f"kstest{os.getpid()}{secrets.token_hex(3)}"
+    free = iter(_free_ports(len(NODES) * len(SERVICES)))
+    ports = {node: {svc: next(free) for svc in SERVICES} for node in NODES}
+    env = _clean_env()
+    env["KEYSTREAM_IMAGE"] = image
+    env["KEYSTREAM_CLUSTER_SECRET"] = secrets.token_urlsafe(24)
+    for node, by_service in ports.items():
+        for svc, port in by_service.items():
+            env[f"KEYSTREAM_{node.upper()}_{svc.upper()}_PORT"] = str(port)
+    env_file = tmp_path_factory.mktemp("compose") / "empty.env"  # ignore a user's deploy/.env
+    env_file.write_text("")
+
+    c = ComposeCluster(compose, project, image, ports, env, env_file)
+    c.timings["build_s"] = build_s
+    try:
+        started = time.monotonic()
+        c.run("up", "-d", "--no-build")
+        c.wait_healthy()
+        c.timings["up_to_healthy_s"] = time.monotonic() - started
+        yield c
+    except BaseException:
+        print(f"--- compose logs of {project} ---\n{c.logs()}")
+        raise
+    finally:
+        print(f"compose test timings: {json.dumps({k: round(v, 1) for k, v in c.timings.items()})}")
+        forced = c.remove_everything()
+        assert not forced, f"`down -v` left behind {', '.join(forced)} (removed by label)"
+
+
+# --- the checks -----------------------------------------------------------------------------------
+
+
+def test_three_containers_agree_on_one_map(cluster: ComposeCluster) -> None:
+    the_map = cluster.wait_healthy()
+    assert sorted(the_map["nodes"]) == ["1", "2", "3"]
+    assert the_map["controller"] in (1, 2, 3)
+    # Docker's own health check (python in the image, GET /v1/health) agrees.
+    for node in NODES:
+        wait_for(
+            f"docker to report {node} healthy",
+            lambda node=node: cluster.docker_health(node) == "healthy" or None,
+            HEALTHY_DEADLINE_S,
+        )
+
+
+def test_clients_on_the_host_get_host_reachable_addresses(cluster: ComposeCluster) -> None:
+    the_map = cluster.wait_healthy()
+    for node_id, entry in the_map["nodes"].items():
+        node = cluster.node_of(int(node_id))
+        for svc in SERVICES:
+            assert entry[svc] == f"127.0.0.1:{cluster.ports[node][svc]}", (node, svc, entry)
+    # ... and every advertised http address really is that node.
+    for node_id, entry in the_map["nodes"].items():
+        status, health = http_json(f"http://{entry['http']}/v1/health")
+        assert status == 200 and health["node_id"] == int(node_id)
+
+
+def test_nodes_see_each_other_by_container_name(cluster: ComposeCluster) -> None:
+    probe = (
+        "import json, urllib.request; "
+        "print(json.dumps(json.load(urllib.request.urlopen('http://node2:8080/v1/cluster', timeout=3))))"
+    )
+    out = _run(["docker", "exec", cluster.container("node1"), "python", "-c", probe])
+    assert out.returncode == 0, out.stderr
+    inside = json.loads(out.stdout)
+    for node_id, entry in inside["nodes"].items():
+        assert entry["native"] == f"node{node_id}:9092"
+        assert entry["resp"] == f"node{node_id}:6379"
+
+
+def test_demo_runs_inside_the_compose_network(cluster: ComposeCluster) -> None:
+    out = cluster.run("run", "--rm", "demo", timeout=COMPOSE_TIMEOUT_S)
+    print(out)
+    assert "all 3 nodes serve the same map" in out
+
+
+def test_docker_kill_of_the_controller_then_start(cluster: ComposeCluster) -> None:
+    before = cluster.wait_healthy()
+    victim = cluster.node_of(before["controller"])
+    survivors = tuple(n for n in NODES if n != victim)
+    container = cluster.container(victim)
+
+    killed_at = time.monotonic()
+    assert _run(["docker", "kill", container]).returncode == 0
+
+    def new_controller() -> dict[str, Any] | None:
+        the_map = cluster.agreed_map(survivors)
+        if the_map is None or the_map["controller"] in (None, before["controller"]):
+            return None
+        return the_map
+
+    after = wait_for("a new controller among the survivors", new_controller, FAILOVER_DEADLINE_S)
+    cluster.timings["controller_failover_s"] = time.monotonic() - killed_at
+    assert after["cluster_id"] == before["cluster_id"]
+    wait_for("the survivors healthy", lambda: cluster.healthy(survivors), FAILOVER_DEADLINE_S)
+
+    restarted_at = time.monotonic()
+    assert _run(["docker", "start", container]).returncode == 0
+    cluster.wait_healthy()
+    cluster.timings["restart_to_healthy_s"] = time.monotonic() - restarted_at
+
+
+def test_network_disconnect_of_one_node_then_reconnect(cluster: ComposeCluster) -> None:
+    before = cluster.wait_healthy()
+    # Cut a node that is not the controller, so the map survivors agree on is stable.
+    victim = next(n for n in NODES if n != cluster.node_of(before["controller"]))
+    survivors = tuple(n for n in NODES if n != victim)
+    network = f"{cluster.project}_cluster"
+    container = cluster.container(victim)
+
+    assert _run(["docker", "network", "disconnect", network, container]).returncode == 0
+    try:
+
+        def victim_fenced() -> dict[str, Any] | None:
+            the_map = cluster.agreed_map(survivors)
+            if the_map is None or not the_map["nodes"][victim.removeprefix("node")]["fenced"]:
+                return None
+            return the_map
+
+        wait_for(f"{victim} fenced by the survivors", victim_fenced, FAILOVER_DEADLINE_S)
+        assert cluster.healthy(survivors) is not None, "the two remaining nodes stopped serving"
+    finally:
+        reconnect = _run(["docker", "network", "connect", "--alias", victim, network, container])
+        assert reconnect.returncode == 0, reconnect.stderr
+
+    def victim_back() -> dict[str, Any] | None:
+        the_map = cluster.agreed_map()
+        if the_map is None or the_map["nodes"][victim.removeprefix("node")]["fenced"]:
+            return None
+        return the_map
+
+    reconnected_at = time.monotonic()
+    wait_for(f"{victim} back in the cluster", victim_back, HEALTHY_DEADLINE_S)
+    cluster.wait_healthy()
+    cluster.timings["reconnect_to_healthy_s"] = time.monotonic() - reconnected_at
+
+
+def test_down_then_up_keeps_the_data(cluster: ComposeCluster) -> None:
+    before = cluster.wait_healthy()
+    cluster.run("down", "--timeout", "10")  # no --volumes: the named volumes stay
+    started = time.monotonic()
+    cluster.run("up", "-d", "--no-build")
+    after = cluster.wait_healthy()
+    cluster.timings["second_up_to_healthy_s"] = time.monotonic() - started
+    assert after["cluster_id"] == before["cluster_id"], "a new cluster was formed: the metadata was lost"
+    assert after["map_epoch"] >= before["map_epoch"]
