@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from client.cli.bench_cmd import bench
 from client.cli.cluster_cmd import cluster
 from client.cli.local_cmd import local
 from client.cli.node_cmd import node
@@ -18,6 +19,7 @@ def cli() -> None:
 cli.add_command(node)
 cli.add_command(local)
 cli.add_command(cluster)
+cli.add_command(bench)
 
 
 def main() -> None:
