@@ -305,6 +305,7 @@ def all_commands() -> list[CommandSpec]:
 
 # --- the table ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class _Extension:
     """A command Redis 7.0 lacks but clients send; not compared with the server."""

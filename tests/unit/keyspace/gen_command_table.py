@@ -83,14 +83,9 @@ def _key_spec_source(raw: list[Any], indent: str) -> str:
     find = _pairs(spec["find_keys"])
     find_args = _pairs(find["spec"])
     if find["type"] == b"range":
-        find_src = (
-            f"FindRange({find_args['lastkey']}, {find_args['keystep']}, {find_args['limit']})"
-        )
+        find_src = f"FindRange({find_args['lastkey']}, {find_args['keystep']}, {find_args['limit']})"
     elif find["type"] == b"keynum":
-        find_src = (
-            f"FindKeynum({find_args['keynumidx']}, {find_args['firstkey']}, "
-            f"{find_args['keystep']})"
-        )
+        find_src = f"FindKeynum({find_args['keynumidx']}, {find_args['firstkey']}, {find_args['keystep']})"
     else:
         raise ValueError(f"unsupported find_keys {find!r}")
     notes = f",\n{indent}    notes={spec['notes'].decode()!r}" if "notes" in spec else ""
@@ -133,10 +128,7 @@ def _doc_value(raw: Any, key: str = "") -> Any:
         if key in ("arguments", "flags", "doc_flags"):
             return [_doc_value(item) for item in raw]
         if len(raw) % 2 == 0 and all(isinstance(k, bytes) for k in raw[::2]):
-            return {
-                raw[i].decode(): _doc_value(raw[i + 1], raw[i].decode())
-                for i in range(0, len(raw), 2)
-            }
+            return {raw[i].decode(): _doc_value(raw[i + 1], raw[i].decode()) for i in range(0, len(raw), 2)}
         return [_doc_value(item) for item in raw]
     return raw
 
@@ -167,8 +159,7 @@ def generate(port: int) -> str:
         ")",
         "",
         "# COMMAND DOCS entries (without subcommands; command_docs_reply adds them).",
-        "DOCS: dict[str, dict[str, Any]] = "
-        + pprint.pformat(docs, width=96, sort_dicts=False, compact=True),
+        "DOCS: dict[str, dict[str, Any]] = " + pprint.pformat(docs, width=96, sort_dicts=False, compact=True),
         "# fmt: on",
         END,
     ]
