@@ -682,11 +682,19 @@ _BUILTIN_WRITERS: dict[type, _Writer] = {
     Attribute: _write_attribute,
     Raw: _write_raw,
 }
-_ADAPTERS: dict[type, Callable[[Any], Any]] = {}
+# Registered conversions: type -> (convert, whether convert takes the protocol too).
+_ADAPTERS: dict[type, tuple[Callable[..., Any], bool]] = {}
 _WRITERS: dict[type, _Writer] = dict(_BUILTIN_WRITERS)
 
 
-def _adapted(convert: Callable[[Any], Any]) -> _Writer:
+def _adapted(convert: Callable[..., Any], with_protocol: bool) -> _Writer:
+    if with_protocol:
+
+        def write_adapted_for(value: Any, protocol: int, out: list[bytes]) -> None:
+            _write_items((convert(value, protocol),), protocol, out)
+
+        return write_adapted_for
+
     def write_adapted(value: Any, protocol: int, out: list[bytes]) -> None:
         _write_items((convert(value),), protocol, out)
 
@@ -694,13 +702,14 @@ def _adapted(convert: Callable[[Any], Any]) -> _Writer:
 
 
 def _resolve_writer(kind: type) -> _Writer:
-    """Find and cache the writer for a type not seen before."""
+    """Find and cache the writer for a type not seen before: a registered conversion, a
+    ``__resp__`` method, or a built-in base class (an ``IntEnum`` is an int), in MRO order."""
     for base in kind.__mro__:
         if base in _ADAPTERS:
-            writer = _adapted(_ADAPTERS[base])
+            writer = _adapted(*_ADAPTERS[base])
             break
-        if base is not object and callable(getattr(base, "__resp__", None)) and ("__resp__" in vars(base)):
-            writer = _adapted(base.__resp__)  # type: ignore[attr-defined]
+        if "__resp__" in vars(base):
+            writer = _adapted(base.__resp__, with_protocol=True)  # type: ignore[attr-defined]
             break
         if base in _BUILTIN_WRITERS:
             writer = _BUILTIN_WRITERS[base]
@@ -711,18 +720,19 @@ def _resolve_writer(kind: type) -> _Writer:
     return writer
 
 
-def register_reply_type(kind: type, convert: Callable[[Any], Any]) -> None:
+def register_reply_type(kind: type, convert: Callable[..., Any], *, with_protocol: bool = False) -> None:
     """Teach the encoder a foreign reply type.
 
-    ``convert(value)`` returns something the encoder already knows (plain values, the
-    ``resp_types`` markers, or other registered types); it applies to subclasses too.
-    This is how another module's reply types (e.g. ``node.keyspace.replies``) are bridged
-    without either module importing the other. A class may instead define
-    ``__resp__(self)`` returning such a value.
+    ``convert(value)`` -- or ``convert(value, protocol)`` with ``with_protocol=True``, for
+    replies whose shape differs between RESP2 and RESP3 -- returns something the encoder
+    already knows: plain values, the ``resp_types`` markers, or other registered types. It
+    applies to subclasses too. This bridges another module's reply types (e.g.
+    ``node.keyspace.replies``) without either module importing the other. A class may
+    instead define ``__resp__(self, protocol)`` returning such a value.
     """
     if kind in _BUILTIN_WRITERS:
         raise ValueError(f"{kind.__qualname__} already has a built-in RESP encoding")
-    _ADAPTERS[kind] = convert
+    _ADAPTERS[kind] = (convert, with_protocol)
     # Forget resolutions made before this registration (a subclass may now map here).
     for cached in [k for k in _WRITERS if k not in _BUILTIN_WRITERS]:
         del _WRITERS[cached]
