@@ -22,6 +22,13 @@ from typing import Any
 import msgpack
 
 from cluster.errors import ErrorCode, KeystreamError
+from cluster.topics import (
+    NO_LEADER,
+    choose_leader,
+    unclean_election,
+    validate_topic_config,
+    validate_topic_name,
+)
 
 Command = dict[str, Any]
 Result = dict[str, Any]
@@ -165,6 +172,7 @@ class ClusterState:
             fenced=True,
             registered_epoch=self._bump(),
         )
+        self._on_fenced(node_id)
         return {"fenced": True}
 
     def _fence_node(self, cmd: Command) -> Any:
@@ -174,6 +182,7 @@ class ClusterState:
         if not node["fenced"]:
             node["fenced"] = True
             self._bump()
+            self._on_fenced(node["id"])
         return True
 
     def _unfence_node(self, cmd: Command) -> Any:
@@ -183,6 +192,7 @@ class ClusterState:
         if node["fenced"]:
             node["fenced"] = False
             self._bump()
+            self._on_unfenced(node["id"])
         return True
 
     def _existing_node(self, node_id: Any) -> dict[str, Any]:
@@ -191,6 +201,178 @@ class ClusterState:
             raise _fail(ErrorCode.INVALID_REQUEST, f"unknown node {node_id}")
         return node
 
+    # --- partition leadership when nodes come and go ----------------------------------------
+    def _live(self) -> set[int]:
+        return {n["id"] for n in self.nodes.values() if not n["fenced"]}
+
+    def _on_fenced(self, node_id: int) -> None:
+        """A fenced node leaves every ISR (unless it is the last member: then the
+        partition waits leaderless for it, as Kafka's KRaft controller does) and
+        its leaderships move to the next in-sync replica."""
+        live = self._live()
+        for topic in self.topics.values():
+            for p in topic["partitions"]:
+                if node_id not in p["isr"] and p["leader"] != node_id:
+                    continue
+                remaining = [r for r in p["isr"] if r != node_id]
+                if p["leader"] == node_id or p["leader"] == NO_LEADER:
+                    self._elect(topic, p, remaining or p["isr"], live)
+                elif remaining:
+                    p["isr"] = remaining
+                    p["partition_epoch"] += 1
+
+    def _on_unfenced(self, node_id: int) -> None:
+        live = self._live()
+        for topic in self.topics.values():
+            for p in topic["partitions"]:
+                if p["leader"] == NO_LEADER and node_id in p["replicas"]:
+                    self._elect(topic, p, p["isr"], live)
+
+    def _elect(self, topic: dict[str, Any], p: dict[str, Any], isr: list[int], live: set[int]) -> None:
+        leader, unclean = choose_leader(p["replicas"], isr, live, unclean_election(topic))
+        if leader == NO_LEADER:
+            # Keep the last in-sync replica(s) on record so only they can lead again.
+            changed = p["leader"] != NO_LEADER or p["isr"] != isr
+            p["isr"] = list(isr)
+            if changed:
+                p["leader"] = NO_LEADER
+                p["leader_epoch"] += 1
+                p["partition_epoch"] += 1
+            return
+        p["leader"] = leader
+        p["isr"] = [leader] if unclean else [r for r in p["replicas"] if r in isr and r in live]
+        p["leader_epoch"] += 1
+        p["partition_epoch"] += 1
+        if unclean:
+            p["unclean_elections"] = p.get("unclean_elections", 0) + 1
+
+    # --- commands: topics ------------------------------------------------------------------
+    def _create_topic(self, cmd: Command) -> Any:
+        name = validate_topic_name(cmd["name"], allow_internal=bool(cmd.get("internal", False)))
+        if name in self.topics:
+            raise _fail(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
+        config = validate_topic_config(cmd.get("config"))
+        assignment = cmd["assignment"]
+        if not isinstance(assignment, list) or not assignment:
+            raise _fail(ErrorCode.INVALID_PARTITIONS, "a topic needs at least one partition")
+        live = self._live()
+        rf = len(assignment[0])
+        partitions = []
+        for index, replicas in enumerate(assignment):
+            if not isinstance(replicas, list) or len(replicas) != rf or len(set(replicas)) != rf or rf == 0:
+                raise _fail(ErrorCode.INVALID_REPLICATION_FACTOR, f"partition {index}: bad replica list {replicas!r}")
+            dead = [r for r in replicas if r not in live]
+            if dead:
+                raise _fail(ErrorCode.INVALID_REPLICATION_FACTOR, f"partition {index}: nodes {dead} are not live")
+            partitions.append(
+                {"replicas": list(replicas), "leader": replicas[0], "leader_epoch": 0,
+                 "isr": list(replicas), "partition_epoch": 0}
+            )  # fmt: skip
+        min_isr = int(config.get("min.insync.replicas", "1"))
+        if min_isr > rf:
+            raise _fail(ErrorCode.INVALID_CONFIG, f"min.insync.replicas={min_isr} exceeds the replication factor {rf}")
+        self.topics[name] = {
+            "name": name,
+            "topic_id": str(cmd["topic_id"]),
+            "config": config,
+            "partitions": partitions,
+            "internal": bool(cmd.get("internal", False)),
+            "created_ms": int(cmd.get("created_ms", 0)),
+        }
+        self._bump()
+        return {"name": name, "topic_id": self.topics[name]["topic_id"], "partitions": len(partitions)}
+
+    def _delete_topic(self, cmd: Command) -> Any:
+        name = cmd["name"]
+        topic = self.topics.get(name)
+        if topic is None:
+            raise _fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
+        if "topic_id" in cmd and cmd["topic_id"] != topic["topic_id"]:
+            raise _fail(ErrorCode.STALE_EPOCH, f"topic {name!r} was re-created")
+        if topic["internal"] and not cmd.get("internal", False):
+            raise _fail(ErrorCode.INVALID_TOPIC, f"{name!r} is an internal topic")
+        del self.topics[name]
+        self._bump()
+        return True
+
+    def _alter_topic_config(self, cmd: Command) -> Any:
+        topic = self._topic(cmd["name"])
+        updates = validate_topic_config(cmd.get("set") or {})
+        config = dict(topic["config"])
+        config.update(updates)
+        for key in cmd.get("delete") or []:
+            config.pop(key, None)
+        rf = len(topic["partitions"][0]["replicas"])
+        if int(config.get("min.insync.replicas", "1")) > rf:
+            raise _fail(ErrorCode.INVALID_CONFIG, f"min.insync.replicas exceeds the replication factor {rf}")
+        if config != topic["config"]:
+            topic["config"] = config
+            self._bump()
+        return config
+
+    def _topic(self, name: Any) -> dict[str, Any]:
+        topic = self.topics.get(name)
+        if topic is None:
+            raise _fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
+        return topic
+
+    def _partition(self, cmd: Command) -> tuple[dict[str, Any], dict[str, Any]]:
+        topic = self._topic(cmd["topic"])
+        index = cmd["partition"]
+        if not isinstance(index, int) or not 0 <= index < len(topic["partitions"]):
+            raise _fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"{cmd['topic']}-{index} does not exist")
+        return topic, topic["partitions"][index]
+
+    def _alter_isr(self, cmd: Command) -> Any:
+        """A partition leader changes its ISR: compare-and-set on (leader, leader_epoch,
+        partition_epoch), so a deposed leader or a stale view can never win."""
+        _topic, p = self._partition(cmd)
+        if p["leader"] != cmd["leader"] or p["leader_epoch"] != cmd["leader_epoch"]:
+            raise _fail(
+                ErrorCode.FENCED_LEADER_EPOCH,
+                f"leader {cmd['leader']} epoch {cmd['leader_epoch']} is not the current "
+                f"leader {p['leader']} epoch {p['leader_epoch']}",
+            )
+        if p["partition_epoch"] != cmd["partition_epoch"]:
+            raise _fail(
+                ErrorCode.STALE_EPOCH,
+                f"partition epoch is {p['partition_epoch']}, not {cmd['partition_epoch']}",
+            )
+        isr = cmd["isr"]
+        if not isinstance(isr, list) or p["leader"] not in isr or not set(isr) <= set(p["replicas"]):
+            raise _fail(ErrorCode.INVALID_REQUEST, f"ISR {isr!r} must contain the leader and only replicas")
+        live = self._live()
+        joining = [r for r in isr if r not in p["isr"] and r not in live]
+        if joining:
+            raise _fail(ErrorCode.INVALID_REQUEST, f"fenced nodes {joining} cannot join the ISR")
+        p["isr"] = [r for r in p["replicas"] if r in isr]
+        p["partition_epoch"] += 1
+        self._bump()
+        return {"isr": p["isr"], "partition_epoch": p["partition_epoch"], "leader_epoch": p["leader_epoch"]}
+
+    def _elect_leader(self, cmd: Command) -> Any:
+        """Move leadership to a given in-sync replica (preferred-leader election)."""
+        _topic, p = self._partition(cmd)
+        if p["leader_epoch"] != cmd["leader_epoch"]:
+            raise _fail(ErrorCode.STALE_EPOCH, "leadership changed since this election was decided")
+        leader = cmd["leader"]
+        if leader not in p["isr"] or leader not in self._live():
+            raise _fail(ErrorCode.INVALID_REQUEST, f"node {leader} is not a live in-sync replica")
+        if p["leader"] != leader:
+            p["leader"] = leader
+            p["leader_epoch"] += 1
+            p["partition_epoch"] += 1
+            self._bump()
+        return {"leader": leader, "leader_epoch": p["leader_epoch"]}
+
+    def _allocate_producer_ids(self, cmd: Command) -> Any:
+        count = int(cmd.get("count", 1))
+        if not 1 <= count <= 1_000_000:
+            raise _fail(ErrorCode.INVALID_REQUEST, "count must be between 1 and 1,000,000")
+        first = int(self.data["next_producer_id"])
+        self.data["next_producer_id"] = first + count
+        return {"first": first, "count": count}
+
     def _set_cluster_config(self, cmd: Command) -> Any:
         """Set (or, with value None, delete) one cluster-wide setting."""
         key = cmd["key"]
@@ -198,14 +380,10 @@ class ClusterState:
         if not isinstance(key, str) or not 0 < len(key) <= 255:
             raise _fail(ErrorCode.INVALID_CONFIG, f"config key must be a string of 1-255 chars, got {key!r}")
         if value is not None and not isinstance(value, str | int | float | bool):
-            raise _fail(
-                ErrorCode.INVALID_CONFIG, f"config {key}: value must be a scalar, got {type(value).__name__}"
-            )
+            raise _fail(ErrorCode.INVALID_CONFIG, f"config {key}: value must be a scalar, got {type(value).__name__}")
         config = self.data.setdefault("config", {})
         if "expected" in cmd and config.get(key) != cmd["expected"]:
-            raise _fail(
-                ErrorCode.STALE_EPOCH, f"config {key} is {config.get(key)!r}, not {cmd['expected']!r}"
-            )
+            raise _fail(ErrorCode.STALE_EPOCH, f"config {key} is {config.get(key)!r}, not {cmd['expected']!r}")
         if value is None:
             if config.pop(key, None) is not None:
                 self._bump()
@@ -253,6 +431,12 @@ _HANDLERS: dict[str, Callable[[ClusterState, Command], Any]] = {
     "fence_node": ClusterState._fence_node,
     "unfence_node": ClusterState._unfence_node,
     "set_cluster_config": ClusterState._set_cluster_config,
+    "create_topic": ClusterState._create_topic,
+    "delete_topic": ClusterState._delete_topic,
+    "alter_topic_config": ClusterState._alter_topic_config,
+    "alter_isr": ClusterState._alter_isr,
+    "elect_leader": ClusterState._elect_leader,
+    "allocate_producer_ids": ClusterState._allocate_producer_ids,
     "noop": ClusterState._noop,
 }
 

@@ -12,4 +12,6 @@ from node.server import Node
 
 def install_features(node: Node) -> None:
     """Install every feature into ``node`` (called before ``node.start()``)."""
-    return None
+    from node.log_service import LogService
+
+    node.features["log"] = LogService(node)

@@ -71,6 +71,7 @@ class Node:
         self._lock_fd: int | None = None
         self._controller_conn: NativeConnection | None = None
         self._services: list[Any] = []
+        self.features: dict[str, Any] = {}
         self.stopped = asyncio.Event()
         self._register_core_handlers()
         self.http.add_routes(self._core_routes)
@@ -189,9 +190,7 @@ class Node:
         if id_file.exists():
             stored = id_file.read_text().strip()
             if stored != str(self.node_id):
-                raise StartupError(
-                    f"data directory {data_dir} belongs to node {stored}, not node {self.node_id}"
-                )
+                raise StartupError(f"data directory {data_dir} belongs to node {stored}, not node {self.node_id}")
         else:
             id_file.write_text(f"{self.node_id}\n")
 
@@ -323,9 +322,7 @@ class Node:
 
     # --- core handlers ----------------------------------------------------------------------------
     def _register_core_handlers(self) -> None:
-        self.add_native_handler(
-            "ping", lambda req, ctx: {"node_id": self.node_id, "time_ms": int(time.time() * 1000)}
-        )
+        self.add_native_handler("ping", lambda req, ctx: {"node_id": self.node_id, "time_ms": int(time.time() * 1000)})
         self.add_native_handler("metadata", self._h_metadata)
         self.add_native_handler("cluster_status", lambda req, ctx: self.status())
         self.add_native_handler("broker_heartbeat", self._h_heartbeat)

@@ -55,6 +55,9 @@ class ConnectionContext:
 
 Handler = Callable[[Request, ConnectionContext], Any]
 
+# A handler returns this when the client asked for no response (produce with acks=0).
+NO_REPLY: Any = object()
+
 
 class _NativeProtocol(asyncio.Protocol):
     def __init__(self, server: NativeServer) -> None:
@@ -75,9 +78,7 @@ class _NativeProtocol(asyncio.Protocol):
         self._ctx.push = self._write
         if len(self._server.connections) >= self._server.max_connections:
             self._write(
-                encode_error(
-                    0, KeystreamError(ErrorCode.TOO_MANY_CONNECTIONS, "node connection limit reached")
-                )
+                encode_error(0, KeystreamError(ErrorCode.TOO_MANY_CONNECTIONS, "node connection limit reached"))
             )
             transport.close()
             self._closing = True
@@ -144,7 +145,7 @@ class _NativeProtocol(asyncio.Protocol):
                 self._transport.pause_reading()
             task = asyncio.ensure_future(result)
             task.add_done_callback(partial(self._finish, request_id=request.request_id, op=request.op))
-        else:
+        elif result is not NO_REPLY:
             self._write(_encode_result(request.request_id, result))
 
     def _finish(self, task: asyncio.Future[Any], *, request_id: int, op: str) -> None:
@@ -154,13 +155,13 @@ class _NativeProtocol(asyncio.Protocol):
             assert self._transport is not None
             self._transport.resume_reading()
         if task.cancelled():
-            self._write(
-                encode_error(request_id, KeystreamError(ErrorCode.REQUEST_TIMED_OUT, f"{op} was cancelled"))
-            )
+            self._write(encode_error(request_id, KeystreamError(ErrorCode.REQUEST_TIMED_OUT, f"{op} was cancelled")))
             return
         exc = task.exception()
         if exc is None:
-            self._write(_encode_result(request_id, task.result()))
+            result = task.result()
+            if result is not NO_REPLY:
+                self._write(_encode_result(request_id, result))
         elif isinstance(exc, KeystreamError):
             self._write(encode_error(request_id, exc))
         else:

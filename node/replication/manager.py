@@ -1,0 +1,699 @@
+"""The replica manager: every partition replica this node hosts, as leader or follower.
+
+It follows the cluster map (``reconcile``): opens logs for partitions
+assigned here, becomes leader or follower when the map's leader or leader
+epoch changes, and deletes replicas of deleted topics. As leader it serves
+produce (acks 0, 1, all), consumer fetches (below the high watermark, long
+polling) and follower fetches (which move the high watermark and the ISR);
+as follower it hands the partition to a fetcher that pulls from the leader.
+
+Leadership is only taken while this node is registered with its current
+incarnation and not fenced: a restarted node may hold a stale copy of the
+map in which it still leads, and must not act on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cluster import limits
+from cluster.durable_file import atomic_write
+from cluster.errors import ErrorCode, KeystreamError
+from cluster.state import ClusterState
+from cluster.topics import NO_LEADER, min_insync_replicas
+from node.protocols.native import NO_REPLY
+from node.replication.fetcher import FetcherManager
+from node.replication.replica import Replica, Role
+from node.replication.state import PartitionLeaderState
+from node.storage import LogConfig, PartitionLog
+from node.storage.errors import InvalidLogConfigError
+
+log = logging.getLogger(__name__)
+
+_LOG_CONFIG_KEYS = {
+    "retention.ms",
+    "retention.bytes",
+    "segment.bytes",
+    "segment.ms",
+    "max.message.bytes",
+    "index.interval.bytes",
+    "cleanup.policy",
+    "delete.retention.ms",
+    "min.compaction.lag.ms",
+    "min.cleanable.dirty.ratio",
+}
+
+
+@dataclass
+class ReplicationSettings:
+    replica_lag_time_max_ms: int = 10_000
+    replica_fetch_wait_max_ms: int = 500
+    replica_fetch_max_bytes: int = 8 * limits.MIB
+    replica_fetch_partition_max_bytes: int = 4 * limits.MIB
+    flush_interval_ms: int = 1000
+    retention_check_interval_ms: int = 5000
+    isr_check_interval_ms: int = 250
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any]) -> ReplicationSettings:
+        names = {
+            "replica.lag.time.max.ms": "replica_lag_time_max_ms",
+            "replica.fetch.wait.max.ms": "replica_fetch_wait_max_ms",
+            "replica.fetch.max.bytes": "replica_fetch_max_bytes",
+            "log.flush.interval.ms": "flush_interval_ms",
+            "log.retention.check.interval.ms": "retention_check_interval_ms",
+        }
+        values = {attr: int(extra[key]) for key, attr in names.items() if key in extra}
+        return cls(**values)
+
+
+def log_config_for(topic_config: dict[str, str]) -> LogConfig:
+    return LogConfig.from_properties({k: v for k, v in topic_config.items() if k in _LOG_CONFIG_KEYS})
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ReplicaManager:
+    def __init__(
+        self,
+        node_id: int,
+        data_dir: Path,
+        settings: ReplicationSettings,
+        propose: Callable[[dict[str, Any]], Any],
+        internal_address: Callable[[int], str | None],
+        can_lead: Callable[[], bool],
+    ) -> None:
+        self.node_id = node_id
+        self.log_dir = data_dir / "log"
+        self.settings = settings
+        self._propose = propose
+        self._can_lead = can_lead
+        self.replicas: dict[tuple[str, int], Replica] = {}
+        self.fetchers = FetcherManager(self, internal_address)
+        self.live_nodes: set[int] = set()
+        self._hw_checkpoint = data_dir / "replication-offset-checkpoint"
+        self._saved_hw = self._load_hw_checkpoint()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._isr_proposals: set[asyncio.Task[Any]] = set()
+        # Feature hooks (the keyspace applies committed commands; push delivery wakes subscribers).
+        self.on_high_watermark: list[Callable[[Replica], None]] = []
+        self.on_role_change: list[Callable[[Replica], None]] = []
+        self.on_replica_removed: list[Callable[[Replica], None]] = []
+        self._last_state: ClusterState | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._tasks = [
+            asyncio.create_task(self._isr_loop(), name="isr-maintenance"),
+            asyncio.create_task(self._flush_loop(), name="log-flush"),
+            asyncio.create_task(self._retention_loop(), name="log-retention"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self.fetchers.stop()
+        for replica in self.replicas.values():
+            replica.fail_waiters(ErrorCode.NOT_LEADER, "node shutting down")
+        await asyncio.to_thread(self._close_all)
+
+    def _close_all(self) -> None:
+        self._write_hw_checkpoint()
+        for replica in self.replicas.values():
+            try:
+                replica.log.close()
+            except Exception:
+                log.exception("closing %s failed", replica.name)
+        self.replicas.clear()
+
+    # --- high-watermark checkpoint ------------------------------------------------------------------
+    def _load_hw_checkpoint(self) -> dict[str, int]:
+        try:
+            lines = self._hw_checkpoint.read_text().splitlines()
+        except FileNotFoundError:
+            return {}
+        out: dict[str, int] = {}
+        for line in lines:
+            name, _, value = line.rpartition(" ")
+            if name and value.isdigit():
+                out[name] = int(value)
+        return out
+
+    def _write_hw_checkpoint(self) -> None:
+        body = "".join(f"{r.name} {r.high_watermark}\n" for r in self.replicas.values())
+        try:
+            atomic_write(self._hw_checkpoint, body.encode())
+        except OSError as exc:
+            log.warning("cannot write the high-watermark checkpoint: %s", exc)
+
+    # --- following the cluster map --------------------------------------------------------------------
+    def reconcile(self, state: ClusterState) -> None:
+        self._last_state = state
+        self.live_nodes = set(state.live_node_ids())
+        may_lead = self._can_lead()
+        wanted: set[tuple[str, int]] = set()
+        for name, topic in state.topics.items():
+            for index, p in enumerate(topic["partitions"]):
+                if self.node_id not in p["replicas"]:
+                    continue
+                key = (name, index)
+                wanted.add(key)
+                replica = self.replicas.get(key)
+                if replica is not None and replica.topic_id != topic["topic_id"]:
+                    self._remove(replica, delete=True)
+                    replica = None
+                if replica is None:
+                    replica = self._open(name, index, topic["topic_id"], topic["config"])
+                    if replica is None:
+                        continue
+                self._apply_partition_state(replica, topic, p, may_lead)
+        for key in list(self.replicas):
+            if key not in wanted:
+                self._remove(self.replicas[key], delete=True)
+        self.fetchers.reconcile()
+
+    def _open(self, topic: str, partition: int, topic_id: str, config: dict[str, str]) -> Replica | None:
+        directory = self.log_dir / f"{topic}-{partition}"
+        marker = directory / "partition.metadata"
+        if directory.exists():
+            try:
+                existing_id = marker.read_text().strip()
+            except OSError:
+                existing_id = ""
+            if existing_id != topic_id:
+                log.info("deleting %s: it belongs to an earlier topic of that name", directory)
+                shutil.rmtree(directory, ignore_errors=True)
+        try:
+            log_config = log_config_for(config)
+        except InvalidLogConfigError as exc:
+            log.error("topic %s has an invalid config (%s); using defaults", topic, exc.message)
+            log_config = LogConfig()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if not marker.exists():
+                atomic_write(marker, f"{topic_id}\n".encode())
+            plog = PartitionLog.open(str(directory), log_config, _now_ms())
+        except (OSError, KeystreamError) as exc:
+            log.error("cannot open the log of %s-%d: %s", topic, partition, exc)
+            return None
+        replica = Replica(topic, partition, topic_id, plog, self._saved_hw.get(f"{topic}-{partition}", 0))
+        replica.topic_config = dict(config)
+        self.replicas[(topic, partition)] = replica
+        return replica
+
+    def _remove(self, replica: Replica, delete: bool) -> None:
+        self.replicas.pop(replica.key, None)
+        self.fetchers.remove(replica)
+        replica.role = Role.NONE
+        replica.fail_waiters(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"{replica.name} is no longer hosted here")
+        for hook in self.on_replica_removed:
+            hook(replica)
+        directory = replica.log.directory
+        try:
+            replica.log.close()
+        except Exception:
+            log.exception("closing %s failed", replica.name)
+        if delete:
+            shutil.rmtree(directory, ignore_errors=True)
+            log.info("deleted replica %s", replica.name)
+
+    def _apply_partition_state(
+        self, replica: Replica, topic: dict[str, Any], p: dict[str, Any], may_lead: bool
+    ) -> None:
+        if replica.topic_config != topic["config"]:
+            replica.topic_config = dict(topic["config"])
+            try:
+                replica.config = log_config_for(topic["config"])
+                replica.log.update_config(replica.config)
+            except InvalidLogConfigError as exc:
+                log.error("ignoring invalid config for %s: %s", replica.name, exc.message)
+        replica.min_insync = min_insync_replicas(topic)
+        replica.replicas = list(p["replicas"])
+        epoch_changed = replica.leader_epoch != p["leader_epoch"] or replica.leader_id != p["leader"]
+        replica.leader_id = p["leader"]
+        replica.leader_epoch = p["leader_epoch"]
+        isr_changed = replica.partition_epoch != p["partition_epoch"]
+        replica.partition_epoch = p["partition_epoch"]
+        replica.isr = list(p["isr"])
+        if p["leader"] == self.node_id and may_lead:
+            if replica.role != Role.LEADER or epoch_changed:
+                self._become_leader(replica)
+            elif isr_changed and replica.leader_state is not None:
+                if replica.leader_state.on_isr_committed(replica.isr, replica.partition_epoch):
+                    self._hw_advanced(replica)
+        elif p["leader"] not in (NO_LEADER, self.node_id):
+            if replica.role != Role.FOLLOWER or epoch_changed:
+                self._become_follower(replica)
+        elif replica.role != Role.NONE:
+            self._step_down(replica, Role.NONE)
+
+    def _become_leader(self, replica: Replica) -> None:
+        was = replica.role
+        self.fetchers.remove(replica)
+        leo = replica.log.log_end_offset
+        replica.role = Role.LEADER
+        replica.leader_state = PartitionLeaderState(
+            leader_id=self.node_id,
+            leader_epoch=replica.leader_epoch,
+            partition_epoch=replica.partition_epoch,
+            replicas=list(replica.replicas),
+            isr=list(replica.isr),
+            leader_leo=leo,
+            high_watermark=replica.high_watermark,
+            epoch_start_offset=leo,
+            now_ms=_now_ms(),
+        )
+        replica.high_watermark = replica.leader_state.high_watermark
+        if replica.leader_state.on_local_append(leo):
+            self._hw_advanced(replica)
+        log.info("%s: leader in epoch %d (was %s; LEO %d, HW %d, ISR %s)", replica.name,
+                 replica.leader_epoch, was.value, leo, replica.high_watermark, replica.isr)  # fmt: skip
+        replica.notify_change()
+        for hook in self.on_role_change:
+            hook(replica)
+
+    def _become_follower(self, replica: Replica) -> None:
+        self._step_down(replica, Role.FOLLOWER)
+        replica.needs_truncation = True
+        self.fetchers.add(replica)
+        log.info("%s: follower of node %d in epoch %d (LEO %d)", replica.name, replica.leader_id,
+                 replica.leader_epoch, replica.log.log_end_offset)  # fmt: skip
+
+    def _step_down(self, replica: Replica, role: Role) -> None:
+        was_leader = replica.role == Role.LEADER
+        replica.role = role
+        replica.leader_state = None
+        if role != Role.FOLLOWER:
+            self.fetchers.remove(replica)
+        if was_leader:
+            replica.fail_waiters(ErrorCode.NOT_LEADER, f"{replica.name}: leadership moved (outcome unknown)")
+        for hook in self.on_role_change:
+            hook(replica)
+
+    # --- shared helpers ------------------------------------------------------------------------------
+    def _hw_advanced(self, replica: Replica) -> None:
+        if replica.leader_state is not None:
+            replica.set_high_watermark(replica.leader_state.high_watermark)
+        for hook in self.on_high_watermark:
+            hook(replica)
+
+    def leader_replica(self, topic: Any, partition: Any, leader_epoch: Any = None) -> Replica:
+        """The replica if this node leads it (in ``leader_epoch``, when given), else a typed error."""
+        replica = self.replicas.get((topic, partition)) if isinstance(partition, int) else None
+        if replica is None:
+            state = self._last_state
+            exists = (
+                state is not None
+                and topic in state.topics
+                and isinstance(partition, int)
+                and (0 <= partition < len(state.topics[topic]["partitions"]))
+            )
+            if not exists:
+                raise KeystreamError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"{topic}-{partition} does not exist")
+            raise KeystreamError(ErrorCode.NOT_LEADER, f"node {self.node_id} does not host {topic}-{partition}")
+        if isinstance(leader_epoch, int) and leader_epoch >= 0:
+            if leader_epoch < replica.leader_epoch:
+                raise KeystreamError(
+                    ErrorCode.FENCED_LEADER_EPOCH,
+                    f"{replica.name}: epoch {leader_epoch} is older than the current {replica.leader_epoch}",
+                )
+            if leader_epoch > replica.leader_epoch:
+                raise KeystreamError(
+                    ErrorCode.UNKNOWN_LEADER_EPOCH,
+                    f"{replica.name}: epoch {leader_epoch} is newer than {replica.leader_epoch} known here",
+                )
+        if replica.role != Role.LEADER or replica.leader_state is None:
+            raise KeystreamError(
+                ErrorCode.NOT_LEADER,
+                f"node {self.node_id} is not the leader of {replica.name} (leader: {replica.leader_id})",
+                {"leader": replica.leader_id, "leader_epoch": replica.leader_epoch},
+            )
+        return replica
+
+    # --- produce ------------------------------------------------------------------------------------
+    async def produce(self, args: dict[str, Any]) -> Any:
+        """``{acks, timeout_ms, topics: [[topic, [[partition, batch, leader_epoch?], ...]], ...]}``."""
+        acks = args.get("acks", -1)
+        if acks not in (0, 1, -1, "all"):
+            raise KeystreamError(ErrorCode.INVALID_REQUEST, f"acks must be 0, 1 or all, got {acks!r}")
+        acks = -1 if acks == "all" else acks
+        timeout_ms = int(args.get("timeout_ms", 30_000))
+        topics = args.get("topics")
+        if not isinstance(topics, list):
+            raise KeystreamError(ErrorCode.INVALID_REQUEST, "produce needs topics: [[topic, [[partition, batch]]]]")
+        results: list[list[Any]] = []
+        waits: list[tuple[list[Any], Replica, int, asyncio.Future[None]]] = []
+        now = _now_ms()
+        for entry in topics:
+            if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], list):
+                raise KeystreamError(ErrorCode.INVALID_REQUEST, "each topic entry is [topic, [[partition, batch]]]")
+            topic, parts = entry
+            for part in parts:
+                if not isinstance(part, list) or len(part) < 2:
+                    raise KeystreamError(ErrorCode.INVALID_REQUEST, "each partition entry is [partition, batch]")
+                partition, batch = part[0], part[1]
+                epoch = part[2] if len(part) > 2 else None
+                result: list[Any] = [topic, partition, 0, -1, -1]
+                results.append(result)
+                try:
+                    base, nxt, replica = self._append(topic, partition, batch, epoch, acks, now)
+                except KeystreamError as exc:
+                    result[2] = int(exc.code)
+                    result.append(exc.message)
+                    continue
+                result[3] = base
+                result[4] = replica.log.log_start_offset
+                if acks == -1:
+                    waits.append((result, replica, nxt, replica.wait_for_hw(nxt)))
+        if acks == 0:
+            return NO_REPLY
+        if waits:
+            pending = [w[3] for w in waits]
+            done, _ = await asyncio.wait(pending, timeout=timeout_ms / 1000)
+            for result, replica, _nxt, fut in waits:
+                if fut not in done:
+                    fut.cancel()
+                    result[2] = int(ErrorCode.REQUEST_TIMED_OUT)
+                    result.append(f"not replicated to the ISR within {timeout_ms} ms")
+                elif fut.exception() is not None:
+                    failure = fut.exception()
+                    code = failure.code if isinstance(failure, KeystreamError) else ErrorCode.UNKNOWN_SERVER_ERROR
+                    result[2] = int(code)
+                    result.append(str(failure))
+                elif len(replica.isr) < replica.min_insync:
+                    result[2] = int(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+                    result.append(f"ISR shrank to {len(replica.isr)} < min.insync.replicas={replica.min_insync}")
+        return {"results": results}
+
+    def _append(
+        self, topic: Any, partition: Any, batch: Any, epoch: Any, acks: int, now: int
+    ) -> tuple[int, int, Replica]:
+        replica = self.leader_replica(topic, partition, epoch)
+        if not isinstance(batch, bytes):
+            raise KeystreamError(ErrorCode.CORRUPT_MESSAGE, "batch must be bytes")
+        state = replica.leader_state
+        assert state is not None
+        if acks == -1 and not state.enough_replicas(replica.min_insync):
+            raise KeystreamError(
+                ErrorCode.NOT_ENOUGH_REPLICAS,
+                f"{replica.name}: ISR {replica.isr} is smaller than min.insync.replicas={replica.min_insync}",
+            )
+        info = replica.log.append_as_leader(batch, replica.leader_epoch, now)
+        replica.dirty = True
+        if state.on_local_append(replica.log.log_end_offset):
+            self._hw_advanced(replica)
+        replica.notify_change()
+        return info.first_offset, info.last_offset + 1, replica
+
+    # --- fetch (consumers) -------------------------------------------------------------------------------
+    async def fetch(self, args: dict[str, Any]) -> Any:
+        """``{max_wait_ms, min_bytes, max_bytes, partitions: [[topic, p, offset, leader_epoch?, max_bytes?]]}``"""
+        parts = args.get("partitions")
+        if not isinstance(parts, list) or not parts:
+            raise KeystreamError(ErrorCode.INVALID_REQUEST, "fetch needs partitions: [[topic, partition, offset]]")
+        max_wait = min(int(args.get("max_wait_ms", limits.DEFAULT_FETCH_MAX_WAIT_MS)), limits.MAX_FETCH_WAIT_MS)
+        min_bytes = int(args.get("min_bytes", 1))
+        max_bytes = min(int(args.get("max_bytes", limits.MAX_FETCH_BYTES)), limits.MAX_FETCH_BYTES)
+        deadline = time.monotonic() + max_wait / 1000
+        while True:
+            results, total, replicas = self._read_for_consumer(parts, max_bytes)
+            remaining = deadline - time.monotonic()
+            if total >= min_bytes or remaining <= 0 or not replicas or any(r[2] for r in results):
+                return {"partitions": results}
+            waiters = [r.change_waiter() for r in replicas]
+            await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+
+    def _read_for_consumer(self, parts: list[Any], max_bytes: int) -> tuple[list[list[Any]], int, list[Replica]]:
+        results: list[list[Any]] = []
+        total = 0
+        replicas: list[Replica] = []
+        for part in parts:
+            if not isinstance(part, list) or len(part) < 3:
+                raise KeystreamError(ErrorCode.INVALID_REQUEST, "each fetch partition is [topic, partition, offset]")
+            topic, partition, offset = part[0], part[1], part[2]
+            epoch = part[3] if len(part) > 3 else None
+            part_max = int(part[4]) if len(part) > 4 and part[4] else limits.MAX_FETCH_BYTES
+            try:
+                replica = self.leader_replica(topic, partition, epoch)
+                if not isinstance(offset, int):
+                    raise KeystreamError(ErrorCode.INVALID_REQUEST, "offset must be an integer")
+                hw = replica.high_watermark
+                if offset < replica.log.log_start_offset or offset > replica.log.log_end_offset:
+                    raise KeystreamError(
+                        ErrorCode.OFFSET_OUT_OF_RANGE,
+                        f"offset {offset} is outside [{replica.log.log_start_offset}, {hw}] for {replica.name}",
+                        {"log_start_offset": replica.log.log_start_offset, "high_watermark": hw},
+                    )
+                budget = max(1, min(part_max, max_bytes - total))
+                data = replica.log.read(offset, budget, max_offset=hw) if offset < hw else b""
+                total += len(data)
+                replicas.append(replica)
+                results.append([topic, partition, 0, hw, replica.log.log_start_offset, data])
+            except KeystreamError as exc:
+                detail = exc.detail if isinstance(exc.detail, dict) else {}
+                results.append([topic, partition, int(exc.code), detail.get("high_watermark", -1),
+                                detail.get("log_start_offset", -1), b"", exc.message])  # fmt: skip
+        return results, total, replicas
+
+    # --- fetch (followers) ---------------------------------------------------------------------------------
+    async def replica_fetch(self, args: dict[str, Any]) -> Any:
+        """``{replica_id, max_wait_ms, max_bytes, partitions: [[topic, p, fetch_offset, leader_epoch]]}``"""
+        follower = args.get("replica_id")
+        parts = args.get("partitions")
+        if not isinstance(follower, int) or not isinstance(parts, list):
+            raise KeystreamError(ErrorCode.INVALID_REQUEST, "replica_fetch needs replica_id and partitions")
+        max_wait = min(int(args.get("max_wait_ms", self.settings.replica_fetch_wait_max_ms)), limits.MAX_FETCH_WAIT_MS)
+        max_bytes = min(int(args.get("max_bytes", self.settings.replica_fetch_max_bytes)), limits.MAX_FETCH_BYTES)
+        now = _now_ms()
+        known_hw: list[int] = []
+        served: list[Replica | None] = []
+        for part in parts:
+            replica = None
+            try:
+                topic, partition, offset, epoch = part[0], part[1], part[2], part[3]
+                replica = self.leader_replica(topic, partition, epoch)
+                state = replica.leader_state
+                assert state is not None
+                if offset > replica.log.log_end_offset or offset < replica.log.log_start_offset:
+                    replica = None
+                elif state.on_follower_fetch(follower, offset, now):
+                    self._hw_advanced(replica)
+                if replica is not None and state.pending_isr is None:
+                    expanded = state.isr_after_expand(self.live_nodes)
+                    if expanded is not None:
+                        self._propose_isr(replica, expanded)
+            except (KeystreamError, IndexError, TypeError):
+                replica = None
+            served.append(replica)
+            known_hw.append(part[4] if isinstance(part, list) and len(part) > 4 else -1)
+        deadline = time.monotonic() + max_wait / 1000
+        while True:
+            results, total = self._read_for_follower(parts, max_bytes)
+            remaining = deadline - time.monotonic()
+            hw_news = any(r is not None and r.high_watermark > hw for r, hw in zip(served, known_hw, strict=True))
+            live = [r for r in served if r is not None]
+            if total > 0 or hw_news or remaining <= 0 or not live or any(res[2] for res in results):
+                return {"partitions": results}
+            waiters = [r.change_waiter() for r in live]
+            await asyncio.wait(waiters, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+
+    def _read_for_follower(self, parts: list[Any], max_bytes: int) -> tuple[list[list[Any]], int]:
+        results: list[list[Any]] = []
+        total = 0
+        for part in parts:
+            try:
+                topic, partition, offset, epoch = part[0], part[1], part[2], part[3]
+                replica = self.leader_replica(topic, partition, epoch)
+                if not isinstance(offset, int):
+                    raise KeystreamError(ErrorCode.INVALID_REQUEST, "fetch offset must be an integer")
+                log_obj = replica.log
+                if offset < log_obj.log_start_offset or offset > log_obj.log_end_offset:
+                    raise KeystreamError(
+                        ErrorCode.OFFSET_OUT_OF_RANGE,
+                        f"{replica.name}: fetch offset {offset} outside [{log_obj.log_start_offset}, "
+                        f"{log_obj.log_end_offset}]",
+                    )
+                budget = max(1, min(self.settings.replica_fetch_partition_max_bytes, max_bytes - total))
+                data = log_obj.read(offset, budget) if offset < log_obj.log_end_offset else b""
+                total += len(data)
+                results.append([topic, partition, 0, replica.high_watermark, log_obj.log_start_offset,
+                                log_obj.log_end_offset, data])  # fmt: skip
+            except KeystreamError as exc:
+                replica_obj = (
+                    self.replicas.get((part[0], part[1])) if isinstance(part, list) and len(part) > 1 else None
+                )
+                start = replica_obj.log.log_start_offset if replica_obj is not None else -1
+                end = replica_obj.log.log_end_offset if replica_obj is not None else -1
+                results.append([part[0] if isinstance(part, list) and part else None,
+                                part[1] if isinstance(part, list) and len(part) > 1 else None,
+                                int(exc.code), -1, start, end, b"", exc.message])  # fmt: skip
+            except (IndexError, TypeError):
+                raise KeystreamError(ErrorCode.INVALID_REQUEST, "each partition is [topic, p, offset, epoch]") from None
+        return results, total
+
+    def offset_for_leader_epoch(self, args: dict[str, Any]) -> Any:
+        """``{partitions: [[topic, p, current_leader_epoch, epoch]]}`` -> [[topic, p, error, epoch, end_offset]]"""
+        out = []
+        for part in args.get("partitions") or []:
+            try:
+                topic, partition, current, epoch = part
+                replica = self.leader_replica(topic, partition, current)
+                found_epoch, end = replica.log.end_offset_for_epoch(int(epoch))
+                if found_epoch < 0:
+                    end = replica.log.log_start_offset
+                out.append([topic, partition, 0, found_epoch, end])
+            except KeystreamError as exc:
+                out.append([part[0], part[1], int(exc.code), -1, -1])
+            except (ValueError, TypeError):
+                raise KeystreamError(
+                    ErrorCode.INVALID_REQUEST, "each partition is [topic, p, current, epoch]"
+                ) from None
+        return {"partitions": out}
+
+    def list_offsets(self, args: dict[str, Any]) -> Any:
+        """``{partitions: [[topic, p, spec]]}``, spec -2 earliest, -1 latest, else a timestamp (ms)."""
+        out = []
+        for part in args.get("partitions") or []:
+            try:
+                topic, partition, spec = part[0], part[1], part[2]
+                replica = self.leader_replica(topic, partition)
+                if spec == -2:
+                    offset: int | None = replica.log.log_start_offset
+                elif spec == -1:
+                    offset = replica.high_watermark
+                elif isinstance(spec, int):
+                    found = replica.log.offset_for_timestamp(spec)
+                    offset = found if found is not None and found < replica.high_watermark else None
+                else:
+                    raise KeystreamError(ErrorCode.INVALID_REQUEST, f"bad offset spec {spec!r}")
+                out.append([topic, partition, 0, -1 if offset is None else offset])
+            except KeystreamError as exc:
+                out.append([part[0], part[1], int(exc.code), -1, exc.message])
+            except (IndexError, TypeError):
+                raise KeystreamError(ErrorCode.INVALID_REQUEST, "each partition is [topic, p, spec]") from None
+        return {"partitions": out}
+
+    def describe_local(self) -> list[dict[str, Any]]:
+        return [r.describe() for r in self.replicas.values()]
+
+    # --- follower side (called by the fetcher) --------------------------------------------------------
+    def follower_appended(self, replica: Replica, leader_hw: int, leader_log_start: int) -> None:
+        if leader_log_start > replica.log.log_start_offset:
+            replica.log.advance_log_start_offset(min(leader_log_start, replica.log.log_end_offset))
+        hw = min(leader_hw, replica.log.log_end_offset)
+        advanced = replica.set_high_watermark(hw)
+        replica.notify_change()
+        if advanced:
+            for hook in self.on_high_watermark:
+                hook(replica)
+
+    # --- ISR maintenance ------------------------------------------------------------------------------
+    def _propose_isr(self, replica: Replica, isr: list[int]) -> None:
+        state = replica.leader_state
+        if state is None or state.pending_isr is not None:
+            return
+        state.begin_isr_change(isr)
+        command = {
+            "op": "alter_isr",
+            "topic": replica.topic,
+            "partition": replica.partition,
+            "leader": self.node_id,
+            "leader_epoch": replica.leader_epoch,
+            "partition_epoch": state.partition_epoch,
+            "isr": isr,
+        }
+        old = list(state.isr)
+
+        async def run() -> None:
+            try:
+                result = await self._propose(command)
+                if replica.leader_state is state:
+                    if state.on_isr_committed(result["isr"], result["partition_epoch"]):
+                        self._hw_advanced(replica)
+                    replica.isr = list(result["isr"])
+                    replica.partition_epoch = result["partition_epoch"]
+                log.info("%s: ISR %s -> %s", replica.name, old, result["isr"])
+            except KeystreamError as exc:
+                if replica.leader_state is state:
+                    state.on_isr_change_failed()
+                log.info("%s: ISR change to %s not made: %s", replica.name, isr, exc.message)
+
+        task = asyncio.create_task(run())
+        self._isr_proposals.add(task)
+        task.add_done_callback(self._isr_proposals.discard)
+
+    async def _isr_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.isr_check_interval_ms / 1000)
+            now = _now_ms()
+            for replica in list(self.replicas.values()):
+                state = replica.leader_state
+                if state is None or replica.role != Role.LEADER:
+                    continue
+                shrunk = state.isr_after_shrink(now, self.settings.replica_lag_time_max_ms)
+                if shrunk is not None:
+                    self._propose_isr(replica, shrunk)
+
+    # --- background maintenance ------------------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        interval = self.settings.flush_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            dirty = [r for r in self.replicas.values() if r.dirty]
+            for replica in dirty:
+                replica.dirty = False
+            if dirty:
+                await asyncio.to_thread(self._flush, dirty)
+            await asyncio.to_thread(self._write_hw_checkpoint)
+
+    def _flush(self, replicas: list[Replica]) -> None:
+        for replica in replicas:
+            try:
+                replica.log.flush()
+            except Exception as exc:
+                log.error("flush of %s failed: %s", replica.name, exc)
+
+    async def _retention_loop(self) -> None:
+        interval = self.settings.retention_check_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            now = _now_ms()
+            for replica in list(self.replicas.values()):
+                if replica.role == Role.NONE:
+                    continue
+                try:
+                    if replica.config.delete:
+                        deleted = await asyncio.to_thread(replica.log.enforce_retention, now, replica.high_watermark)
+                        if deleted:
+                            log.info("%s: retention deleted %d segment(s); log start %d", replica.name,
+                                     deleted, replica.log.log_start_offset)  # fmt: skip
+                    if replica.config.compact:
+                        stats = await asyncio.to_thread(replica.log.compact, now, replica.high_watermark)
+                        del stats
+                except Exception as exc:
+                    log.error("%s: log cleanup failed: %s", replica.name, exc)
+
+
+def _free_bytes(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
