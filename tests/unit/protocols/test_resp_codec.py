@@ -134,9 +134,7 @@ def test_bad_verbatim_format() -> None:
 
 
 def test_encode_command() -> None:
-    assert encode_command("SET", b"k", 12, 1.5) == (
-        b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$3\r\n1.5\r\n"
-    )
+    assert encode_command("SET", b"k", 12, 1.5) == (b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$3\r\n1.5\r\n")
     with pytest.raises(TypeError):
         encode_command("SET", True)
 
@@ -189,18 +187,14 @@ def test_bridge_to_the_keyspace_reply_types() -> None:
     register_reply_type(replies.SetReply, lambda value: RespSet(value.items))
     register_reply_type(
         replies.PairArray,
-        lambda value, protocol: (
-            replies.flat(value.pairs) if protocol == 2 else [list(pair) for pair in value.pairs]
-        ),
+        lambda value, protocol: replies.flat(value.pairs) if protocol == 2 else [list(pair) for pair in value.pairs],
         with_protocol=True,
     )
     pairs = replies.PairArray([(b"m", 1.5)])
     assert encode_reply(pairs, 2) == b"*2\r\n$1\r\nm\r\n$3\r\n1.5\r\n"
     assert encode_reply(pairs, 3) == b"*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n"
     assert encode_reply(replies.OK) == b"+OK\r\n"
-    assert encode_reply(replies.RedisError(replies.WRONGTYPE)) == (
-        b"-" + replies.WRONGTYPE.encode() + b"\r\n"
-    )
+    assert encode_reply(replies.RedisError(replies.WRONGTYPE)) == (b"-" + replies.WRONGTYPE.encode() + b"\r\n")
     assert encode_reply(replies.NULL_ARRAY, 2) == b"*-1\r\n"
     assert encode_reply(replies.Map([(b"f", b"v")]), 3) == b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
     assert encode_reply(replies.SetReply([b"x"]), 3) == b"~1\r\n$1\r\nx\r\n"
@@ -354,9 +348,7 @@ def test_encode_decode_round_trip(value: Any, protocol: int) -> None:
 
 @settings(max_examples=100)
 @given(st.lists(_replies, max_size=5), st.sampled_from([2, 3]), st.data())
-def test_pipelined_round_trip_with_random_splits(
-    values: list[Any], protocol: int, data: st.DataObject
-) -> None:
+def test_pipelined_round_trip_with_random_splits(values: list[Any], protocol: int, data: st.DataObject) -> None:
     encoded = encode_replies(values, protocol)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(encoded)), max_size=6)))
     decoder = RespReplyDecoder(max_nesting=64)
