@@ -1,0 +1,68 @@
+"""The Keystream SDK (async first; ``client.sync`` wraps it for blocking code).
+
+async with Keystream("127.0.0.1:9100") as ks:
+    await ks.admin.create_topic("orders", partitions=6)
+    async with ks.producer() as producer:
+        meta = await producer.send_and_wait("orders", b"hello", key=b"user-1")
+    consumer = ks.consumer()
+    await consumer.assign_topic("orders")
+    async for record in consumer: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from client.admin import Admin
+from client.consumer import Consumer
+from client.producer import Producer, ProducerConfig, RecordMetadata
+from client.records import ConsumerRecord, TopicPartition
+from client.routing import ClusterClient
+
+
+class Keystream:
+    """One connection to a cluster, shared by producers, consumers and admin calls."""
+
+    def __init__(self, bootstrap: str | Sequence[str], **cluster_options: Any) -> None:
+        self.cluster = ClusterClient(bootstrap, **cluster_options)
+        self.admin = Admin(self.cluster)
+        self._owned: list[Any] = []
+
+    async def start(self) -> Keystream:
+        await self.cluster.start()
+        return self
+
+    async def close(self) -> None:
+        for owned in reversed(self._owned):
+            await owned.close()
+        await self.cluster.close()
+
+    async def __aenter__(self) -> Keystream:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def producer(self, config: ProducerConfig | None = None, **overrides: Any) -> Producer:
+        producer = Producer(self.cluster, config, **overrides)
+        self._owned.append(producer)
+        return producer
+
+    def consumer(self, **options: Any) -> Consumer:
+        consumer = Consumer(self.cluster, **options)
+        self._owned.append(consumer)
+        return consumer
+
+
+__all__ = [
+    "Admin",
+    "ClusterClient",
+    "Consumer",
+    "ConsumerRecord",
+    "Keystream",
+    "Producer",
+    "ProducerConfig",
+    "RecordMetadata",
+    "TopicPartition",
+]

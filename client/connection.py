@@ -117,6 +117,12 @@ class NativeConnection:
     def _forget(self, request_id: int, _fut: asyncio.Future[Any]) -> None:
         self._pending.pop(request_id, None)
 
+    def send_noreply(self, op: str, args: dict[str, Any] | None = None) -> None:
+        """Send a request whose handler answers nothing (produce with acks=0)."""
+        if self._closed or self._transport is None:
+            raise ConnectionError(f"connection to {self.address} is closed {self._close_reason}".strip())
+        self._transport.write(encode_request(next(self._ids), op, args))
+
     async def wait_writable(self) -> None:
         await self._can_write.wait()
 

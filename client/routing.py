@@ -1,0 +1,211 @@
+"""The SDK's view of the cluster: the map, connections to nodes, and refreshing both.
+
+Every producer, consumer, admin and key-value client shares one
+``ClusterClient``. It fetches the cluster map from any bootstrap node and
+routes by it. When a request comes back ``NOT_LEADER``/``FENCED_LEADER_EPOCH``/
+``MOVED`` or a connection drops, callers ask for a refresh: refreshes are
+single-flight (concurrent callers share one) and jittered, so a node's death
+does not turn every client into a metadata storm. Connections are pooled per
+node address and dropped when a node leaves the map or its address changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl as ssl_module
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from client.connection import NativeConnection
+from cluster.errors import ErrorCode, KeystreamError
+
+log = logging.getLogger(__name__)
+
+
+class ClusterClient:
+    def __init__(
+        self,
+        bootstrap: str | Sequence[str],
+        *,
+        request_timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        ssl: ssl_module.SSLContext | None = None,
+        refresh_jitter_s: float = 0.05,
+        min_refresh_interval_s: float = 0.05,
+        rng: random.Random | None = None,
+    ) -> None:
+        if isinstance(bootstrap, str):
+            bootstrap = [a.strip() for a in bootstrap.split(",") if a.strip()]
+        if not bootstrap:
+            raise ValueError("at least one bootstrap address (HOST:PORT) is required")
+        self.bootstrap = list(bootstrap)
+        self.request_timeout = request_timeout
+        self.connect_timeout = connect_timeout
+        self.ssl = ssl
+        self._jitter = refresh_jitter_s
+        self._min_interval = min_refresh_interval_s
+        self._rng = rng or random.Random()
+        self.map: dict[str, Any] = {}
+        self._conns: dict[str, NativeConnection] = {}
+        self._connecting: dict[str, asyncio.Future[NativeConnection]] = {}
+        self._refresh: asyncio.Task[None] | None = None
+        self._last_refresh = 0.0
+        self._closed = False
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> ClusterClient:
+        await self.refresh()
+        return self
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+        conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            await conn.close()
+
+    async def __aenter__(self) -> ClusterClient:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- the map --------------------------------------------------------------------------------
+    @property
+    def map_epoch(self) -> int:
+        return int(self.map.get("map_epoch", -1))
+
+    async def refresh(self, *, reason: str = "") -> None:
+        """Fetch a newer map; concurrent callers share one fetch."""
+        if self._refresh is not None and not self._refresh.done():
+            await asyncio.shield(self._refresh)
+            return
+        self._refresh = asyncio.create_task(self._do_refresh(reason))
+        await asyncio.shield(self._refresh)
+
+    async def _do_refresh(self, reason: str) -> None:
+        wait = self._min_interval - (time.monotonic() - self._last_refresh)
+        if self.map and (wait > 0 or self._jitter > 0):
+            await asyncio.sleep(max(wait, 0) + self._rng.uniform(0, self._jitter))
+        candidates = self._node_addresses() + [a for a in self.bootstrap if a not in self._node_addresses()]
+        self._rng.shuffle(candidates)
+        errors: list[str] = []
+        for address in candidates:
+            try:
+                conn = await self._connect(address)
+                new = await conn.request("metadata", {}, timeout=min(self.request_timeout, 10.0))
+            except (ConnectionError, OSError, KeystreamError) as exc:
+                errors.append(f"{address}: {exc}")
+                continue
+            if new.get("map_epoch", -1) >= self.map_epoch or not self.map:
+                self._install(new)
+            self._last_refresh = time.monotonic()
+            if reason:
+                log.debug("refreshed the cluster map (%s): epoch %s", reason, self.map_epoch)
+            return
+        raise ConnectionError("no node answered for the cluster map: " + "; ".join(errors[:5]))
+
+    def _install(self, new: dict[str, Any]) -> None:
+        self.map = new
+        wanted = set(self._node_addresses())
+        for address in list(self._conns):
+            if address not in wanted and address not in self.bootstrap:
+                self._conns.pop(address).abort()
+
+    def _node_addresses(self) -> list[str]:
+        return [n["native"] for n in self.map.get("nodes", {}).values() if n.get("native")]
+
+    def node_address(self, node_id: int, service: str = "native") -> str:
+        node = self.map.get("nodes", {}).get(str(node_id))
+        if node is None or not node.get(service):
+            raise KeystreamError(ErrorCode.NOT_LEADER, f"node {node_id} is not in the cluster map")
+        return str(node[service])
+
+    def topic_partitions(self, topic: str) -> list[dict[str, Any]]:
+        parts = self.map.get("partitions", {}).get(topic)
+        if parts is None:
+            raise KeystreamError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} is not in the cluster map")
+        return list(parts)
+
+    async def partitions_for(self, topic: str) -> list[dict[str, Any]]:
+        """The topic's partitions, refreshing the map once if the topic is unknown."""
+        try:
+            return self.topic_partitions(topic)
+        except KeystreamError:
+            await self.refresh(reason=f"unknown topic {topic}")
+            return self.topic_partitions(topic)
+
+    def leader(self, topic: str, partition: int) -> tuple[int, int]:
+        parts = self.topic_partitions(topic)
+        if not 0 <= partition < len(parts):
+            raise KeystreamError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"{topic}-{partition} does not exist")
+        p = parts[partition]
+        if p["leader"] < 0:
+            raise KeystreamError(ErrorCode.NOT_LEADER, f"{topic}-{partition} has no leader right now")
+        return int(p["leader"]), int(p["leader_epoch"])
+
+    # --- connections ------------------------------------------------------------------------------
+    async def _connect(self, address: str) -> NativeConnection:
+        conn = self._conns.get(address)
+        if conn is not None and not conn.closed:
+            return conn
+        pending = self._connecting.get(address)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[NativeConnection] = asyncio.get_running_loop().create_future()
+        self._connecting[address] = fut
+        try:
+            conn = await NativeConnection.open(address, connect_timeout=self.connect_timeout, ssl=self.ssl)
+            self._conns[address] = conn
+            fut.set_result(conn)
+            return conn
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved
+            raise
+        finally:
+            del self._connecting[address]
+
+    async def connection(self, node_id: int) -> NativeConnection:
+        return await self._connect(self.node_address(node_id))
+
+    async def any_connection(self) -> NativeConnection:
+        addresses = self._node_addresses() or self.bootstrap
+        errors = []
+        for address in self._rng.sample(addresses, len(addresses)):
+            try:
+                return await self._connect(address)
+            except ConnectionError as exc:
+                errors.append(str(exc))
+        raise ConnectionError("no node reachable: " + "; ".join(errors[:5]))
+
+    async def request_any(self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """An admin request that any node can answer; retried on another node if one is down."""
+        last: Exception | None = None
+        for _ in range(3):
+            try:
+                conn = await self.any_connection()
+                return await conn.request(op, args or {}, timeout=timeout or self.request_timeout)
+            except ConnectionError as exc:
+                last = exc
+                await self.refresh(reason="connection lost")
+            except KeystreamError as exc:
+                if exc.code not in (ErrorCode.NOT_CONTROLLER, ErrorCode.CLUSTER_NOT_READY):
+                    raise
+                last = exc
+                await asyncio.sleep(0.2)
+        assert last is not None
+        raise last
+
+    def drop_connection(self, node_id: int) -> None:
+        try:
+            address = self.node_address(node_id)
+        except KeystreamError:
+            return
+        conn = self._conns.pop(address, None)
+        if conn is not None:
+            conn.abort()
