@@ -9,11 +9,14 @@ replica on a fenced node).
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import time
 import uuid
 from typing import Any
 
+import msgpack
 from aiohttp import web
 
 from cluster.errors import ErrorCode, KeystreamError
@@ -62,6 +65,8 @@ class LogService:
             node.add_native_handler(op, handler)
         node.http.add_routes(self._routes)
         node.add_service(self)
+        self._client: Any = None
+        self._producers: dict[str, Any] = {}
 
     def _can_lead(self) -> bool:
         me = self.node.raft.snapshot.node(self.node.node_id)
@@ -73,6 +78,10 @@ class LogService:
         self.manager.reconcile(self.node.raft.snapshot)
 
     async def stop(self) -> None:
+        if self._client is not None:
+            for producer in self._producers.values():
+                await producer.close(timeout=5)
+            await self._client.close()
         await self.manager.stop()
         await self.peers.close()
 
@@ -214,6 +223,105 @@ class LogService:
         data = replica.log.read(offset, int(a.get("max_bytes", 1 << 20)), a.get("max_offset"))
         return {"data": data, **replica.describe()}
 
+    # --- HTTP produce and fetch (a REST proxy built on the SDK) ---------------------------------------------
+    async def _sdk(self) -> Any:
+        if self._client is None:
+            from client import Keystream
+
+            own = self.node.internal_address(self.node.node_id, "native")
+            if own is None:
+                raise KeystreamError(ErrorCode.CLUSTER_NOT_READY, "this node is not registered yet")
+            self._client = await Keystream(own).start()
+            self._producers = {}
+        return self._client
+
+    async def _http_produce(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if request.content_type == _MSGPACK:
+            body = msgpack.unpackb(await request.read(), raw=False)
+        else:
+            body = await request.json()
+        records = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(records, list) or not records:
+            raise KeystreamError(ErrorCode.INVALID_REQUEST, 'body must be {"records": [{"key": ..., "value": ...}]}')
+        if len(records) > _MAX_HTTP_RECORDS:
+            raise KeystreamError(ErrorCode.INVALID_REQUEST, f"at most {_MAX_HTTP_RECORDS} records per request")
+        acks = str(body.get("acks", "all"))
+        if acks not in ("0", "1", "all", "-1"):
+            raise KeystreamError(ErrorCode.INVALID_REQUEST, f"acks must be 0, 1 or all, got {acks}")
+        ks = await self._sdk()
+        producer = self._producers.get(acks)
+        if producer is None:
+            producer = self._producers[acks] = await ks.producer(acks="all" if acks in ("all", "-1") else int(acks),
+                                                                linger_ms=1).start()  # fmt: skip
+        futures = []
+        for record in records:
+            if not isinstance(record, dict):
+                raise KeystreamError(ErrorCode.INVALID_REQUEST, "each record must be an object")
+            headers = record.get("headers") or {}
+            futures.append(
+                await producer.send(
+                    name,
+                    _field_bytes(record, "value"),
+                    _field_bytes(record, "key"),
+                    partition=record.get("partition"),
+                    headers=[(str(k), v.encode() if isinstance(v, str) else bytes(v)) for k, v in headers.items()],
+                )
+            )
+        results = []
+        for fut in futures:
+            try:
+                meta = await fut
+                results.append({"partition": meta.partition, "offset": meta.offset})
+            except KeystreamError as exc:
+                results.append({"error": exc.code.name, "message": exc.message})
+        failed = sum(1 for r in results if "error" in r)
+        return _respond(request, {"offsets": results, "failed": failed}, status=200 if not failed else 207)
+
+    async def _http_fetch(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        try:
+            partition = int(request.match_info["partition"])
+            offset = int(request.query.get("offset", "0"))
+            max_records = min(int(request.query.get("max_records", "500")), _MAX_HTTP_RECORDS)
+            timeout_ms = min(int(request.query.get("timeout_ms", "0")), 60_000)
+        except ValueError as exc:
+            raise KeystreamError(ErrorCode.INVALID_REQUEST, f"bad query parameter: {exc}") from None
+        state = self.node.raft.snapshot
+        topic = state.topics.get(name)
+        if topic is None or not 0 <= partition < len(topic["partitions"]):
+            raise KeystreamError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"{name}-{partition} does not exist")
+        leader = topic["partitions"][partition]["leader"]
+        args = {"max_wait_ms": timeout_ms, "min_bytes": 1, "partitions": [[name, partition, offset]]}
+        if leader == self.node.node_id:
+            reply = await self.manager.fetch(args)
+        elif leader >= 0:
+            reply = await self.peers.request(leader, "fetch", args, timeout=timeout_ms / 1000 + 10)
+        else:
+            raise KeystreamError(ErrorCode.NOT_LEADER, f"{name}-{partition} has no leader right now")
+        _t, _p, code, hw, log_start, data = reply["partitions"][0][:6]
+        if code:
+            entry = reply["partitions"][0]
+            raise KeystreamError(
+                ErrorCode(code),
+                entry[6] if len(entry) > 6 else "",
+                {"high_watermark": hw, "log_start_offset": log_start},
+            )
+        from client.records import decode_fetched
+
+        records = decode_fetched(data, name, partition, offset)[:max_records] if data else []
+        body = {
+            "records": [
+                {"offset": r.offset, "timestamp": r.timestamp, "key": r.key, "value": r.value,
+                 "headers": {k: v for k, v in r.headers}}
+                for r in records
+            ],
+            "next_offset": records[-1].offset + 1 if records else offset,
+            "high_watermark": hw,
+            "log_start_offset": log_start,
+        }  # fmt: skip
+        return _respond(request, body)
+
     # --- HTTP -----------------------------------------------------------------------------------------------
     def _routes(self, app: web.Application) -> None:
         async def list_topics(request: web.Request) -> web.Response:
@@ -236,10 +344,56 @@ class LogService:
             await self.node.raft.propose({"op": "delete_topic", "name": name}, timeout=10.0)
             return web.json_response({"deleted": name})
 
+        async def produce_records(request: web.Request) -> web.Response:
+            return await self._http_produce(request)
+
+        async def fetch_records(request: web.Request) -> web.Response:
+            return await self._http_fetch(request)
+
+        app.router.add_post("/v1/topics/{name}/records", produce_records)
+        app.router.add_get("/v1/topics/{name}/partitions/{partition}/records", fetch_records)
         app.router.add_get("/v1/topics", list_topics)
         app.router.add_post("/v1/topics", create)
         app.router.add_get("/v1/topics/{name}", describe)
         app.router.add_delete("/v1/topics/{name}", delete)
+
+
+_MSGPACK = "application/msgpack"
+_MAX_HTTP_RECORDS = 100_000
+
+
+def _wants_msgpack(request: web.Request) -> bool:
+    return _MSGPACK in request.headers.get("Accept", "")
+
+
+def _respond(request: web.Request, body: Any, status: int = 200) -> web.Response:
+    if _wants_msgpack(request):
+        return web.Response(body=msgpack.packb(body, use_bin_type=True), status=status, content_type=_MSGPACK)
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(value).decode()}
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _field_bytes(record: dict[str, Any], name: str) -> bytes | None:
+    """A key or value from a JSON record: a string (UTF-8), {"base64": ...}, or null."""
+    raw = record.get(name)
+    if raw is None:
+        b64 = record.get(name + "_base64")
+        return base64.b64decode(b64) if isinstance(b64, str) else None
+    if isinstance(raw, bytes):
+        return raw
+    if isinstance(raw, str):
+        return raw.encode()
+    if isinstance(raw, dict) and isinstance(raw.get("base64"), str):
+        return base64.b64decode(raw["base64"])
+    raise KeystreamError(ErrorCode.INVALID_REQUEST, f"record {name} must be a string, base64 object or null")
 
 
 def _positive_int(value: Any, default: int, what: str) -> int:

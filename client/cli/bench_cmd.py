@@ -15,8 +15,13 @@ def bench() -> None:
 
 @bench.command("metadata")
 @click.option("--runs", type=click.IntRange(1, 50), default=5, show_default=True)
-@click.option("--writes", type=click.IntRange(1, 100_000), default=200, show_default=True,
-              help="Sequential metadata writes per run and per target node.")
+@click.option(
+    "--writes",
+    type=click.IntRange(1, 100_000),
+    default=200,
+    show_default=True,
+    help="Sequential metadata writes per run and per target node.",
+)
 def metadata(runs: int, writes: int) -> None:
     """Start-up time, controller failover time and metadata write latency (median and max)."""
     from client.bench.metadata import one_run, summarize

@@ -62,9 +62,7 @@ def status(bootstrap: str | None, as_json: bool, timeout: float) -> None:
             for name, svcs in sorted(row["listeners"].items())
         )
         style = "red" if row["state"] == "fenced" else "green"
-        table.add_row(
-            str(row["id"]), f"[{style}]{row['state']}[/{style}]", role, row["rack"] or "-", listeners
-        )
+        table.add_row(str(row["id"]), f"[{style}]{row['state']}[/{style}]", role, row["rack"] or "-", listeners)
     console.print(table)
     if any(row["state"] == "fenced" for row in result["nodes"]):
         sys.exit(0)

@@ -27,9 +27,7 @@ def resolve_bootstrap(bootstrap: str | None, data_dir: Path = DEFAULT_DATA_DIR) 
             nodes = json.loads(cluster_json.read_text())
             return [n["native"] for _, n in sorted(nodes.items(), key=lambda kv: int(kv[0]))]
         except (ValueError, KeyError, TypeError) as exc:
-            raise click.UsageError(
-                f"{cluster_json} is not a cluster.json written by keystream local: {exc}"
-            ) from None
+            raise click.UsageError(f"{cluster_json} is not a cluster.json written by keystream local: {exc}") from None
     raise click.UsageError(
         "no cluster given: pass --bootstrap HOST:PORT[,HOST:PORT...] (native addresses), "
         f"set ${BOOTSTRAP_ENV}, or run `keystream local` so {cluster_json} exists"

@@ -25,15 +25,11 @@ from client.local_cluster import ClusterNotReady, LocalCluster, voter_count
     default=9100,
     help="First port; node N uses base+10*(N-1)+{0 native,1 http,2 resp,3 raft}.",
 )
-@click.option(
-    "--data-dir", type=click.Path(path_type=Path), default=Path("./data"), help="One sub-directory per node."
-)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./data"), help="One sub-directory per node.")
 @click.option("--host", default="127.0.0.1", help="Loopback address to bind and advertise.")
 @click.option("--timeout", type=float, default=60.0, help="Seconds to wait for the cluster to be ready.")
 @click.option("--node-arg", "node_args", multiple=True, help="Extra argument for every node (repeatable).")
-def local(
-    nodes: int, base_port: int, data_dir: Path, host: str, timeout: float, node_args: tuple[str, ...]
-) -> None:
+def local(nodes: int, base_port: int, data_dir: Path, host: str, timeout: float, node_args: tuple[str, ...]) -> None:
     """Start a local cluster and keep it running until Ctrl-C."""
     console = Console(width=None if sys.stdout.isatty() else 140)
     cluster = LocalCluster(data_dir, nodes=nodes, base_port=base_port, host=host, extra_args=node_args)
@@ -79,9 +75,7 @@ def local(
         for node_id, code in cluster.exited().items():
             if node_id not in reported:
                 reported.add(node_id)
-                console.print(
-                    f"[yellow]node {node_id} exited with code {code}[/yellow]; the others keep running"
-                )
+                console.print(f"[yellow]node {node_id} exited with code {code}[/yellow]; the others keep running")
     console.print("stopping ...")
     codes = cluster.stop_all()
     bad = {k: v for k, v in codes.items() if v not in (0, None) and k not in reported}
