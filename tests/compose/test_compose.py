@@ -169,6 +169,18 @@ def http_json(url: str, timeout: float = 2.0) -> tuple[int, Any]:
         return exc.code, json.loads(body) if body else None
 
 
+def http_post_json(url: str, body: Any, timeout: float = 10.0) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        payload = exc.read()
+        return exc.code, json.loads(payload) if payload else None
+
+
 # --- the cluster under test -----------------------------------------------------------------------
 
 
@@ -230,9 +242,7 @@ class ComposeCluster:
             return None
         return first
 
-    def wait_healthy(
-        self, nodes: tuple[str, ...] = NODES, deadline_s: float = HEALTHY_DEADLINE_S
-    ) -> dict[str, Any]:
+    def wait_healthy(self, nodes: tuple[str, ...] = NODES, deadline_s: float = HEALTHY_DEADLINE_S) -> dict[str, Any]:
         wait_for(f"{', '.join(nodes)} healthy", lambda: self.healthy(nodes), deadline_s)
         return wait_for("one agreed cluster map", lambda: self.agreed_map(nodes), deadline_s)
 
@@ -351,6 +361,33 @@ def test_nodes_see_each_other_by_container_name(cluster: ComposeCluster) -> None
         assert entry["resp"] == f"node{node_id}:6379"
 
 
+TOPIC = "compose-smoke"
+TOPIC_PARTITIONS = 6
+
+
+def partition_leaders(the_map: dict[str, Any], topic: str = TOPIC) -> dict[int, int | None]:
+    return {p["partition"]: p["leader"] for p in the_map["partitions"].get(topic, [])}
+
+
+def test_topic_partitions_are_led_by_every_container(cluster: ComposeCluster) -> None:
+    status, created = http_post_json(
+        f"http://127.0.0.1:{cluster.ports['node1']['http']}/v1/topics",
+        {"name": TOPIC, "partitions": TOPIC_PARTITIONS, "replication_factor": 3},
+    )
+    assert status == 201, created
+
+    def topic_everywhere() -> dict[str, Any] | None:
+        the_map = cluster.agreed_map()
+        if the_map is None or len(partition_leaders(the_map)) != TOPIC_PARTITIONS:
+            return None
+        return the_map
+
+    the_map = wait_for(f"every node to serve topic {TOPIC}", topic_everywhere, HEALTHY_DEADLINE_S)
+    assert set(partition_leaders(the_map).values()) == {1, 2, 3}
+    for p in the_map["partitions"][TOPIC]:
+        assert sorted(p["isr"]) == [1, 2, 3], p
+
+
 def test_demo_runs_inside_the_compose_network(cluster: ComposeCluster) -> None:
     out = cluster.run("run", "--rm", "demo", timeout=COMPOSE_TIMEOUT_S)
     print(out)
@@ -375,12 +412,39 @@ def test_docker_kill_of_the_controller_then_start(cluster: ComposeCluster) -> No
     after = wait_for("a new controller among the survivors", new_controller, FAILOVER_DEADLINE_S)
     cluster.timings["controller_failover_s"] = time.monotonic() - killed_at
     assert after["cluster_id"] == before["cluster_id"]
+
+    victim_id = before["controller"]
+    led_by_victim = [p for p, leader in partition_leaders(before).items() if leader == victim_id]
+    assert led_by_victim, "the controller led no partition of the test topic"
+
+    def partitions_moved() -> dict[str, Any] | None:
+        the_map = cluster.agreed_map(survivors)
+        if the_map is None:
+            return None
+        leaders = partition_leaders(the_map)
+        if any(leaders.get(p) in (None, victim_id) for p in led_by_victim):
+            return None
+        return the_map
+
+    moved = wait_for("new leaders for the victim's partitions", partitions_moved, FAILOVER_DEADLINE_S)
+    cluster.timings["partition_leader_failover_s"] = time.monotonic() - killed_at
+    for p in moved["partitions"][TOPIC]:
+        assert victim_id not in p["isr"] and p["leader"] in p["isr"], p
     wait_for("the survivors healthy", lambda: cluster.healthy(survivors), FAILOVER_DEADLINE_S)
 
     restarted_at = time.monotonic()
     assert _run(["docker", "start", container]).returncode == 0
     cluster.wait_healthy()
     cluster.timings["restart_to_healthy_s"] = time.monotonic() - restarted_at
+
+    def back_in_every_isr() -> dict[str, Any] | None:
+        the_map = cluster.agreed_map()
+        if the_map is None or any(victim_id not in p["isr"] for p in the_map["partitions"][TOPIC]):
+            return None
+        return the_map
+
+    wait_for(f"{victim} back in every ISR", back_in_every_isr, HEALTHY_DEADLINE_S)
+    cluster.timings["restart_to_isr_s"] = time.monotonic() - restarted_at
 
 
 def test_network_disconnect_of_one_node_then_reconnect(cluster: ComposeCluster) -> None:
@@ -427,3 +491,4 @@ def test_down_then_up_keeps_the_data(cluster: ComposeCluster) -> None:
     cluster.timings["second_up_to_healthy_s"] = time.monotonic() - started
     assert after["cluster_id"] == before["cluster_id"], "a new cluster was formed: the metadata was lost"
     assert after["map_epoch"] >= before["map_epoch"]
+    assert len(partition_leaders(after)) == TOPIC_PARTITIONS, "the topic did not survive down/up"
