@@ -1,18 +1,26 @@
 """The compose demo: `docker compose -f deploy/docker-compose.yml run --rm demo`.
 
-Runs inside the compose network, against the nodes' internal listeners, and
-prints what it does. For now it shows the cluster through the HTTP API
-(`GET /v1/cluster` on every node: one controller, one map); the log and the
-keyspace parts use the SDK once it has landed.
+Runs inside the compose network against the nodes' internal listeners, with
+the SDK, and prints what it does:
+
+1. the cluster: every node's HTTP `GET /v1/cluster` names the same controller
+   at the same map epoch;
+2. the log: creates the topic `demo` (6 partitions, 3 replicas) unless it
+   exists, produces keyed records with acks=all to partitions led by
+   different nodes, and consumes them back from where this run started.
 
 Environment:
+  KEYSTREAM_BOOTSTRAP  comma-separated native addresses (node1:9092,...)
   KEYSTREAM_HTTP       comma-separated base URLs of the nodes' HTTP listeners
-  KEYSTREAM_BOOTSTRAP  comma-separated native addresses (for the SDK)
-  DEMO_DEADLINE_S      how long to wait for the cluster to agree (default 60)
+  DEMO_TOPIC           topic to use (default demo)
+  DEMO_RECORDS         how many records to produce (default 60)
+  DEMO_DEADLINE_S      how long each step may take (default 60)
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
 import os
 import sys
@@ -21,7 +29,13 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from client import Keystream, TopicPartition
+from cluster.errors import ErrorCode, KeystreamError
+
 POLL_INTERVAL_S = 0.5
+
+
+# --- 1. the cluster, over HTTP --------------------------------------------------------------------
 
 
 def get_json(url: str, timeout: float = 3.0) -> Any:
@@ -62,19 +76,84 @@ def show_cluster(maps: dict[str, Any]) -> None:
     first = next(iter(maps.values()))
     print(f"cluster map epoch {first.get('map_epoch')}, controller node {first.get('controller')}")
     for node_id, node in sorted(first.get("nodes", {}).items()):
-        print(f"  node {node_id}: {json.dumps(node, sort_keys=True)}")
+        print(f"  node {node_id}: native {node.get('native')}, http {node.get('http')}, resp {node.get('resp')}")
     print(f"all {len(maps)} nodes serve the same map ({', '.join(maps)})")
+
+
+# --- 2. the log, with the SDK ---------------------------------------------------------------------
+
+
+async def log_demo(bootstrap: str, topic: str, count: int, deadline_s: float) -> None:
+    async with Keystream(bootstrap) as ks:
+        try:
+            await ks.admin.create_topic(topic, partitions=6, replication_factor=3)
+            print(f"created topic {topic!r}: 6 partitions, 3 replicas each")
+        except KeystreamError as exc:
+            if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
+                raise
+            print(f"topic {topic!r} exists already: appending to it")
+            await ks.cluster.refresh(reason="demo")
+        parts = await ks.cluster.partitions_for(topic)
+        for p in parts:
+            print(f"  {topic}-{p['partition']}: leader node {p['leader']}, replicas {p['replicas']}, isr {p['isr']}")
+
+        start = await ks.admin.list_offsets(topic, "latest")
+        run = f"{time.time():.0f}"
+        sent: dict[int, list[tuple[int, bytes]]] = collections.defaultdict(list)
+        async with ks.producer(acks="all", linger_ms=5) as producer:
+            futures = [
+                await producer.send(topic, f"record {i} of run {run}".encode(), key=f"user-{i % 12}".encode())
+                for i in range(count)
+            ]
+            metas = await asyncio.wait_for(asyncio.gather(*futures), deadline_s)
+        for i, meta in enumerate(metas):
+            sent[meta.partition].append((meta.offset, f"record {i} of run {run}".encode()))
+        leaders = {p["partition"]: p["leader"] for p in ks.cluster.topic_partitions(topic)}
+        print(f"produced {count} records with acks=all:")
+        for partition in sorted(sent):
+            offsets = [o for o, _ in sent[partition]]
+            print(
+                f"  {topic}-{partition} (leader node {leaders[partition]}): "
+                f"{len(offsets)} records at offsets {offsets[0]}..{offsets[-1]}"
+            )
+
+        consumer = ks.consumer()
+        tps = [TopicPartition(topic, p["partition"]) for p in parts]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, start[tp.partition])
+        got: dict[int, list[tuple[int, bytes | None]]] = collections.defaultdict(list)
+        deadline = time.monotonic() + deadline_s
+        while sum(len(v) for v in got.values()) < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"consumed only {sum(len(v) for v in got.values())} of {count} records in time")
+            for tp, records in (await consumer.getmany(timeout_ms=1000)).items():
+                got[tp.partition].extend((r.offset, r.value) for r in records)
+        await consumer.close()
+        for partition, records in sent.items():
+            if got[partition][: len(records)] != records:
+                raise SystemExit(f"{topic}-{partition}: consumed records differ from those produced")
+        print(f"consumed all {count} records back, in order per partition, from {len(got)} partitions")
 
 
 def main() -> int:
     bases = [b.strip().rstrip("/") for b in os.environ.get("KEYSTREAM_HTTP", "").split(",") if b.strip()]
-    if not bases:
-        print("set KEYSTREAM_HTTP to the nodes' HTTP base URLs", file=sys.stderr)
+    bootstrap = os.environ.get("KEYSTREAM_BOOTSTRAP", "")
+    if not bases or not bootstrap:
+        print("set KEYSTREAM_HTTP and KEYSTREAM_BOOTSTRAP", file=sys.stderr)
         return 2
     deadline_s = float(os.environ.get("DEMO_DEADLINE_S", "60"))
-    print(f"asking {len(bases)} nodes for their cluster map (GET /v1/cluster)")
-    maps = wait_for_agreement(bases, deadline_s)
-    show_cluster(maps)
+    print(f"== the cluster: asking {len(bases)} nodes for their map (GET /v1/cluster)")
+    show_cluster(wait_for_agreement(bases, deadline_s))
+    print(f"\n== the log: SDK bootstrapping on {bootstrap}")
+    asyncio.run(
+        log_demo(
+            bootstrap,
+            os.environ.get("DEMO_TOPIC", "demo"),
+            int(os.environ.get("DEMO_RECORDS", "60")),
+            deadline_s,
+        )
+    )
     return 0
 
 
