@@ -179,9 +179,7 @@ def _sds_split_args(line: bytes) -> list[bytes] | None:
         while not done:
             c = at(i)
             if in_double:
-                if (
-                    c == 92 and at(i + 1) == 120 and at(i + 2) in _HEX_DIGITS and (at(i + 3) in _HEX_DIGITS)
-                ):  # \xHH
+                if c == 92 and at(i + 1) == 120 and at(i + 2) in _HEX_DIGITS and (at(i + 3) in _HEX_DIGITS):  # \xHH
                     current.append(int(line[i + 2 : i + 4], 16))
                     i += 3
                 elif c == 92 and at(i + 1):  # backslash escape
@@ -332,9 +330,13 @@ class RespParser:
     def _parse(self, out: list[list[bytes]], max_commands: int) -> None:
         """Parse commands from ``_buf`` into ``out``: the hot loop of the RESP front end.
 
-        Canonical headers (``*3``, ``$5``: what every client library sends) are recognised
-        by one dict lookup of their bytes; anything else takes ``_header``, which applies
-        Redis's exact rules and error texts. State lives in locals, written back at the end.
+        Two paths. The fast one takes a whole command at once, when it is complete and in
+        the canonical form every client library sends (``*3``, ``$5``, up to 99 arguments
+        of up to 999 bytes): each header is recognised by probing where its CR is and one
+        dict lookup of its bytes. Anything else -- an incomplete command, a long argument,
+        odd but valid spacing, an error -- is (re)read by the general path, incrementally,
+        with ``_header``/``_inline`` applying Redis's exact rules and error texts.
+        State lives in locals, written back at the end.
         """
         buf = self._buf
         pos = 0
@@ -347,12 +349,51 @@ class RespParser:
         max_array = self.max_array_len
         bulk_lens = _CANONICAL_BULK_LENS
         counts = _CANONICAL_COUNTS
+        fast = self.authenticated
+        emit = out.append
         wanted_end = 0  # where we stop for lack of data: the buffer end we need to reach
         try:
             while len(out) < max_commands:
                 if args is None:
                     if pos >= end:
                         break
+                    if fast and buf[pos] == 42:
+                        try:
+                            # "*" and 1-2 digits, CR and one more byte.
+                            if buf[pos + 2] == 13:
+                                fast_count = counts.get(buf[pos : pos + 2], 0)
+                                p = pos + 4
+                            elif buf[pos + 3] == 13:
+                                fast_count = counts.get(buf[pos : pos + 3], 0)
+                                p = pos + 5
+                            else:
+                                fast_count = 0
+                            if 0 < fast_count <= max_array and p <= end:
+                                fast_args = []
+                                for _ in range(fast_count):
+                                    # "$" and 1-3 digits, CR and one more byte.
+                                    if buf[p + 2] == 13:
+                                        size = bulk_lens.get(buf[p : p + 2], -1)
+                                        p += 4
+                                    elif buf[p + 3] == 13:
+                                        size = bulk_lens.get(buf[p : p + 3], -1)
+                                        p += 5
+                                    elif buf[p + 4] == 13:
+                                        size = bulk_lens.get(buf[p : p + 4], -1)
+                                        p += 6
+                                    else:
+                                        break
+                                    next_pos = p + size
+                                    if size < 0 or size > max_bulk or next_pos + 2 > end:
+                                        break
+                                    fast_args.append(buf[p:next_pos])
+                                    p = next_pos + 2
+                                else:
+                                    emit(fast_args)
+                                    pos = p
+                                    continue
+                        except IndexError:
+                            pass  # ran off the end: the general path knows what to wait for
                     if buf[pos] != 42:  # not '*': an inline command
                         words, pos = self._inline(buf, pos, end)
                         if words is None:
@@ -390,12 +431,12 @@ class RespParser:
                         if 0 <= bulk_len <= max_bulk:
                             pos = cr + 2
                         else:
-                            size, pos = self._header(buf, pos, end, 36)
-                            if size is None:
+                            length, pos = self._header(buf, pos, end, 36)
+                            if length is None:
                                 bulk_len = -1
                                 wanted_end = end + 1
                                 break
-                            bulk_len = size
+                            bulk_len = length
                     next_pos = pos + bulk_len
                     if next_pos + 2 > end:
                         wanted_end = next_pos + 2

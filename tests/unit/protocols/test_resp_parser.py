@@ -169,6 +169,14 @@ def test_what_redis_tolerates() -> None:
     # The two bytes after an argument and the byte after a header's CR are skipped unseen.
     assert parse_all(b"*2\r\n$4\r\nECHOxx$1\rZax\r\n") == [[b"ECHO", b"a"]]
     assert parse_all(b"*1\rX$4\r\nPING\r\n") == [[b"PING"]]
+    # ...even when the skipped bytes arrive later, one by one.
+    data = b"*2\r\n$4\r\nECHO\r\n$1\r\naXY*1\rZ$4\r\nPINGxyECHO b\r\n"
+    for cut in range(len(data) + 1):
+        parser = RespParser()
+        parser.feed(data[:cut])
+        got = parser.read_commands()
+        parser.feed(data[cut:])
+        assert got + parser.read_commands() == [[b"ECHO", b"a"], [b"PING"], [b"ECHO", b"b"]]
 
 
 def test_feed_accepts_bytes_like() -> None:
