@@ -56,3 +56,8 @@ MIN_SEGMENT_BYTES = 14  # Kafka's minimum segment.bytes
 MAX_SEGMENT_BYTES = 2**31 - 1  # index positions are u32; Kafka caps segment.bytes at Int.MaxValue
 MIN_INDEX_INTERVAL_BYTES = 1
 MAX_COMPACTION_MAP_KEYS = 1_000_000  # keys one compaction pass holds in memory (Kafka's dedupe buffer)
+
+# --- RESP client side (node/protocols/resp.py) and the partitioner (cluster/partitioner.py) ---
+RESP_CLIENT_MAX_AGGREGATE_LEN = 2**32 - 1  # reply decoder: hiredis's default; nothing preallocated
+PARTITIONER_HASH_CACHE_ENTRIES = 65_536  # memoised murmur2 of short keys; cleared when full
+PARTITIONER_HASH_CACHE_MAX_KEY_BYTES = 64  # longer keys are hashed every time, never held

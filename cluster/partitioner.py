@@ -15,6 +15,8 @@ import random
 import struct
 from collections.abc import Callable, Sequence
 
+from cluster.limits import PARTITIONER_HASH_CACHE_ENTRIES, PARTITIONER_HASH_CACHE_MAX_KEY_BYTES
+
 __all__ = [
     "DefaultPartitioner",
     "StickyPartitioner",
@@ -120,8 +122,8 @@ def to_positive(number: int) -> int:
 # Producers hash the same keys over and over (user ids, order ids): memoise the positive
 # hash of short keys. Bounded in entries and key size; cleared wholesale when full, which
 # is cheaper per call than LRU bookkeeping and never worse than no cache.
-_HASH_CACHE_MAX_ENTRIES = 65536
-_HASH_CACHE_MAX_KEY_BYTES = 64
+_HASH_CACHE_MAX_ENTRIES = PARTITIONER_HASH_CACHE_ENTRIES
+_HASH_CACHE_MAX_KEY_BYTES = PARTITIONER_HASH_CACHE_MAX_KEY_BYTES
 _hash_cache: dict[bytes, int] = {}
 
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from cluster.limits import (
+    RESP_CLIENT_MAX_AGGREGATE_LEN,
     RESP_MAX_ARRAY_LEN,
     RESP_MAX_BULK_BYTES,
     RESP_MAX_INLINE_BYTES,
@@ -859,7 +860,7 @@ class RespReplyDecoder:
         self,
         *,
         max_bulk_bytes: int = RESP_MAX_BULK_BYTES,
-        max_aggregate_len: int = 2**32 - 1,  # hiredis's default; nothing is preallocated
+        max_aggregate_len: int = RESP_CLIENT_MAX_AGGREGATE_LEN,
         max_nesting: int = RESP_MAX_NESTING,
     ) -> None:
         self.max_bulk_bytes = max_bulk_bytes
