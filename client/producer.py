@@ -59,6 +59,7 @@ class ProducerConfig:
     max_request_size: int = limits.DEFAULT_MAX_MESSAGE_BYTES
     buffer_memory: int = 64 * limits.MIB
     max_block_ms: int = 60_000
+    enable_idempotence: bool = True
 
     def acks_code(self) -> int:
         if self.acks in ("all", -1, "-1"):
@@ -116,8 +117,19 @@ class Producer:
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._flushing = 0
         self.stats = collections.Counter[str]()
+        self.producer_id = -1
+        self.producer_epoch = -1
+        self._sequences: dict[tuple[str, int], int] = {}
+        self._init_lock = asyncio.Lock()
+        self._needs_new_id = False
 
     async def start(self) -> Producer:
+        if self.config.enable_idempotence and self.producer_id < 0:
+            async with self._init_lock:
+                if self.producer_id < 0:
+                    reply = await self.cluster.request_any("init_producer_id", {})
+                    self.producer_id = int(reply["producer_id"])
+                    self.producer_epoch = int(reply["producer_epoch"])
         if self._sender is None:
             self._sender = asyncio.create_task(self._send_loop(), name="producer-sender")
         return self
@@ -142,7 +154,7 @@ class Producer:
         """Queue one record; the returned future resolves once it is acknowledged."""
         if self._closed:
             raise KeystreamError(ErrorCode.INVALID_REQUEST, "the producer is closed")
-        if self._sender is None:
+        if self._sender is None or (self.config.enable_idempotence and self.producer_id < 0):
             await self.start()
         if value is not None and not isinstance(value, bytes | bytearray | memoryview):
             raise TypeError(f"value must be bytes or None, got {type(value).__name__}")
@@ -309,11 +321,43 @@ class Producer:
                 task.add_done_callback(self._requests.discard)
 
     def _encode(self, batch: _Batch) -> bytes:
+        """Encode once; retries resend the same bytes, sequence numbers included, so the
+        leader recognises a retry of a batch it already wrote."""
         if batch.data is None:
-            batch.data = build_batch(batch.records, compression=self._compression)
+            if self.producer_id >= 0:
+                key = (batch.topic, batch.partition)
+                sequence = self._sequences.get(key, 0)
+                self._sequences[key] = (sequence + len(batch.records)) % (2**31)
+                batch.data = build_batch(
+                    batch.records,
+                    compression=self._compression,
+                    producer_id=self.producer_id,
+                    producer_epoch=self.producer_epoch,
+                    base_sequence=sequence,
+                )
+            else:
+                batch.data = build_batch(batch.records, compression=self._compression)
         return batch.data
 
+    async def _renew_producer_id(self) -> None:
+        """After a batch failed for good, its sequence numbers left a gap; continue under a
+        fresh producer id whose sequences start again at 0 (batches already encoded keep
+        theirs, so their retries are still recognised)."""
+        async with self._init_lock:
+            if not self._needs_new_id:
+                return
+            reply = await self.cluster.request_any("init_producer_id", {})
+            self.producer_id = int(reply["producer_id"])
+            self.producer_epoch = int(reply["producer_epoch"])
+            self._sequences.clear()
+            self._needs_new_id = False
+
     async def _send_request(self, node_id: int, request: list[tuple[_PartitionQueue, _Batch, int]]) -> None:
+        if self._needs_new_id and any(batch.data is None for _q, batch, _e in request):
+            try:
+                await self._renew_producer_id()
+            except (ConnectionError, OSError, KeystreamError) as exc:
+                log.warning("cannot renew the producer id: %s", exc)
         topics: dict[str, list[list[Any]]] = {}
         for _queue, batch, epoch in request:
             batch.attempts += 1
@@ -380,6 +424,8 @@ class Producer:
         self._fail(batch, KeystreamError(error, message or error.name))
 
     def _fail(self, batch: _Batch, exc: KeystreamError) -> None:
+        if batch.data is not None and self.producer_id >= 0:
+            self._needs_new_id = True
         for fut in batch.futures:
             if not fut.done():
                 fut.set_exception(exc)
@@ -389,7 +435,6 @@ class Producer:
     def _release(self, batch: _Batch) -> None:
         self._buffered -= batch.size - 61
         batch.records = []
-        batch.data = None
         if self._buffered < self.config.buffer_memory:
             self._space.set()
 

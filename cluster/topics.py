@@ -131,17 +131,14 @@ def assign_replicas(
         first = order[0]
         shift = 1 + ((p + start_partition) // n) % max(1, n - 1)
         chosen = [ring[first]]
-        step = 0
+        racks = {live_nodes[ring[first]]}
         while len(chosen) < replication_factor:
-            step += 1
-            candidate = ring[(first + shift * step) % n] if n > 1 else ring[0]
-            if candidate not in chosen:
-                chosen.append(candidate)
-            elif step > 2 * n:  # shift shares a factor with n: walk the ring instead
-                for node in ring:
-                    if node not in chosen:
-                        chosen.append(node)
-                        break
+            # walk the ring from first+shift; prefer a rack not used yet by this partition
+            walk = [ring[(first + shift + k) % n] for k in range(n)]
+            fresh = [c for c in walk if c not in chosen and live_nodes[c] not in racks]
+            pick = fresh[0] if fresh else next(c for c in walk if c not in chosen)
+            chosen.append(pick)
+            racks.add(live_nodes[pick])
         leaders[chosen[0]] += 1
         for node in chosen:
             replicas_held[node] += 1

@@ -127,6 +127,7 @@ class FetchSession:
                                 offset, replica.log.log_end_offset, replica.leader_epoch)  # fmt: skip
                     replica.log.truncate_to(offset)
                     replica.high_watermark = min(replica.high_watermark, replica.log.log_end_offset)
+                    replica.rebuild_producer_state()
                 replica.needs_truncation = False
             asking = next_round
         raise KeystreamError(ErrorCode.UNKNOWN_SERVER_ERROR, "leader-epoch truncation did not converge")
@@ -162,6 +163,7 @@ class FetchSession:
             if records:
                 try:
                     replica.log.append_as_follower(records)
+                    replica.track_batches(records)
                 except KeystreamError as exc:
                     log.warning("%s: cannot append fetched data (%s); re-checking divergence",
                                 replica.name, exc.message)  # fmt: skip
@@ -183,6 +185,7 @@ class FetchSession:
                 )
                 replica.log.truncate_fully_and_start_at(leader_log_start)
                 replica.high_watermark = leader_log_start
+                replica.producers.rebuild([])
             else:
                 replica.needs_truncation = True
         elif error in (

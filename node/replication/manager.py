@@ -34,6 +34,7 @@ from node.replication.fetcher import FetcherManager
 from node.replication.replica import Replica, Role
 from node.replication.state import PartitionLeaderState
 from node.storage import LogConfig, PartitionLog
+from node.storage.batch import parse_header
 from node.storage.errors import InvalidLogConfigError
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,10 @@ class ReplicaManager:
             return None
         replica = Replica(topic, partition, topic_id, plog, self._saved_hw.get(f"{topic}-{partition}", 0))
         replica.topic_config = dict(config)
+        try:
+            replica.rebuild_producer_state()
+        except KeystreamError as exc:
+            log.error("%s: cannot rebuild producer state: %s", replica.name, exc.message)
         self.replicas[(topic, partition)] = replica
         return replica
 
@@ -414,7 +419,17 @@ class ReplicaManager:
                 ErrorCode.NOT_ENOUGH_REPLICAS,
                 f"{replica.name}: ISR {replica.isr} is smaller than min.insync.replicas={replica.min_insync}",
             )
+        header = parse_header(batch) if len(batch) >= 61 else None
+        if header is not None and header.producer_id >= 0:
+            duplicate = replica.producers.check(
+                header.producer_id, header.producer_epoch, header.base_sequence, header.record_count
+            )
+            if duplicate is not None:  # a retry of a batch already written: same offsets, no second copy
+                return duplicate.first_offset, duplicate.last_offset + 1, replica
         info = replica.log.append_as_leader(batch, replica.leader_epoch, now)
+        if info.producer_id >= 0:
+            replica.producers.update(info.producer_id, info.producer_epoch, info.base_sequence,
+                                     info.record_count, info.first_offset, info.last_offset)  # fmt: skip
         replica.dirty = True
         if state.on_local_append(replica.log.log_end_offset):
             self._hw_advanced(replica)

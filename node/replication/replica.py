@@ -9,8 +9,10 @@ from enum import Enum
 from typing import Any
 
 from cluster.errors import ErrorCode, KeystreamError
+from node.replication.producer_state import ProducerStateManager
 from node.replication.state import PartitionLeaderState
 from node.storage import LogConfig, PartitionLog
+from node.storage.batch import iter_batches
 
 
 class Role(Enum):
@@ -41,6 +43,7 @@ class Replica:
         self.high_watermark = min(hw, log.log_end_offset)
         self.needs_truncation = False  # follower: ask the leader where our logs diverge first
         self.dirty = False  # appended since the last flush
+        self.producers = ProducerStateManager()
         self._change_waiters: list[asyncio.Future[None]] = []
         self._hw_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
 
@@ -55,6 +58,35 @@ class Replica:
     @property
     def log_end_offset(self) -> int:
         return self.log.log_end_offset
+
+    # --- idempotent producers ------------------------------------------------------------------------
+    def track_batches(self, data: bytes) -> None:
+        """Record the producer sequences of batches appended as follower."""
+        for header, _ in iter_batches(data, verify=False):
+            if header.producer_id >= 0:
+                self.producers.update(header.producer_id, header.producer_epoch, header.base_sequence,
+                                      header.record_count, header.base_offset, header.last_offset)  # fmt: skip
+
+    def rebuild_producer_state(self, chunk_bytes: int = 4 * 1024 * 1024) -> int:
+        """Scan the log's batch headers (at open and after truncation). Returns batches seen."""
+        entries = []
+        offset = self.log.log_start_offset
+        end = self.log.log_end_offset
+        while offset < end:
+            data = self.log.read(offset, chunk_bytes)
+            if not data:
+                break
+            last_next = offset
+            for header, _ in iter_batches(data, verify=False):
+                if header.producer_id >= 0:
+                    entries.append((header.producer_id, header.producer_epoch, header.base_sequence,
+                                    header.record_count, header.base_offset, header.last_offset))  # fmt: skip
+                last_next = header.last_offset + 1
+            if last_next <= offset:
+                break
+            offset = last_next
+        self.producers.rebuild(entries)
+        return len(entries)
 
     # --- waiting ------------------------------------------------------------------------------------
     def change_waiter(self) -> asyncio.Future[None]:
