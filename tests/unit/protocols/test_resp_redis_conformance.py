@@ -134,6 +134,9 @@ TRICKY_INPUTS: list[bytes] = [
     b"PING\r\nPING\nECHO hello\r\n",
     b"  PING  \r\n\r\n\n   \r\nECHO\tx\r\n",
     b"*0\r\n*-1\r\n*-5\r\nPING\r\n",
+    # RESP3 types are not requests: a line not starting with '*' is an inline command
+    b"%1\r\n$4\r\nPING\r\n+PING\r\n:1\r\n_\r\n",
+    b">2\r\n$4\r\nECHO\r\n$1\r\na\r\n",
     # what Redis tolerates: unchecked bytes after CR and after arguments
     b"*2\r\n$4\r\nECHOxx$1\rZax\r\n",
     b"*1\rX$4\r\nPING\r\n",
