@@ -16,6 +16,7 @@ instead of building one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -253,6 +254,11 @@ class ComposeCluster:
     def node_of(self, node_id: int) -> str:
         return f"node{node_id}"
 
+    @property
+    def bootstrap(self) -> str:
+        """The published native ports: what an SDK user on the host bootstraps on."""
+        return ",".join(f"127.0.0.1:{self.ports[node]['native']}" for node in NODES)
+
     def logs(self) -> str:
         return self.run("logs", "--no-color", "--tail", "80", check=False, timeout=60)
 
@@ -388,10 +394,133 @@ def test_topic_partitions_are_led_by_every_container(cluster: ComposeCluster) ->
         assert sorted(p["isr"]) == [1, 2, 3], p
 
 
+async def consume_range(
+    ks: Any, topic: str, start: dict[int, int], end: dict[int, int], deadline_s: float
+) -> dict[tuple[int, int], bytes | None]:
+    """Every record of `topic` in [start, end) per partition, by (partition, offset)."""
+    from client import TopicPartition
+
+    consumer = ks.consumer()
+    tps = [TopicPartition(topic, p) for p in end if end[p] > start.get(p, 0)]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, start.get(tp.partition, 0))
+    got: dict[tuple[int, int], bytes | None] = {}
+    want = sum(end[tp.partition] - start.get(tp.partition, 0) for tp in tps)
+    deadline = time.monotonic() + deadline_s
+    try:
+        while len(got) < want and time.monotonic() < deadline:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for r in records:
+                    if r.offset < end[tp.partition]:
+                        got[(tp.partition, r.offset)] = r.value
+    finally:
+        await consumer.close()
+    return got
+
+
+async def test_sdk_on_the_host_produces_and_consumes_across_containers(cluster: ComposeCluster) -> None:
+    from client import Keystream
+
+    async with Keystream(cluster.bootstrap) as ks:
+        await ks.cluster.refresh(reason="test")
+        start = await ks.admin.list_offsets(TOPIC, "latest")
+        async with ks.producer(acks="all", linger_ms=2) as producer:
+            futures = [await producer.send(TOPIC, f"host-{i}".encode(), key=f"key-{i}".encode()) for i in range(300)]
+            metas = await asyncio.wait_for(asyncio.gather(*futures), HEALTHY_DEADLINE_S)
+        sent = {(m.partition, m.offset): f"host-{i}".encode() for i, m in enumerate(metas)}
+        leaders = partition_leaders(ks.cluster.map)
+        assert {leaders[p] for p, _ in sent} == {1, 2, 3}, "the records did not reach every container"
+        end = await ks.admin.list_offsets(TOPIC, "latest")
+        got = await consume_range(ks, TOPIC, start, end, HEALTHY_DEADLINE_S)
+    assert got == sent
+
+
+async def test_sdk_keeps_producing_through_docker_kill_of_a_partition_leader(cluster: ComposeCluster) -> None:
+    """Produce with acks=all from the host while the container leading partitions is killed."""
+    from client import Keystream
+
+    before = cluster.wait_healthy()
+    victim_id = next(leader for leader in partition_leaders(before).values() if leader != before["controller"])
+    victim = cluster.node_of(victim_id)
+    container = cluster.container(victim)
+    acked: dict[tuple[int, int], bytes] = {}
+    latencies_after_kill: list[float] = []
+    failures: list[BaseException] = []
+    produce_s, kill_after_s, rate_interval_s, max_records = 12.0, 2.0, 0.005, 5000
+
+    async with Keystream(cluster.bootstrap) as ks:
+        await ks.cluster.refresh(reason="test")
+        start = await ks.admin.list_offsets(TOPIC, "latest")
+        async with ks.producer(
+            acks="all", linger_ms=2, delivery_timeout_ms=60_000, request_timeout_ms=5_000
+        ) as producer:
+            pending = []
+            killed_at: float | None = None
+            began = time.monotonic()
+            for i in range(max_records):
+                now = time.monotonic()
+                if now - began > produce_s:
+                    break
+                if killed_at is None and now - began > kill_after_s:
+                    killed = await asyncio.to_thread(_run, ["docker", "kill", container])
+                    assert killed.returncode == 0, killed.stderr
+                    killed_at = time.monotonic()
+                value = f"through-kill-{i}".encode()
+                future = await producer.send(TOPIC, value, key=f"key-{i % 24}".encode())
+
+                def on_done(
+                    f: asyncio.Future[Any],
+                    value: bytes = value,
+                    sent: float = now,
+                    after_kill: bool = killed_at is not None,
+                ) -> None:
+                    if f.cancelled() or f.exception() is not None:
+                        failures.append(f.exception() or asyncio.CancelledError())
+                        return
+                    meta = f.result()
+                    acked[(meta.partition, meta.offset)] = value
+                    if after_kill:
+                        latencies_after_kill.append(time.monotonic() - sent)
+
+                future.add_done_callback(on_done)
+                pending.append(future)
+                await asyncio.sleep(rate_interval_s)
+            await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 90)
+        assert killed_at is not None
+        assert not failures, f"{len(failures)} sends failed, e.g. {failures[:3]}"
+        assert latencies_after_kill, "nothing was acknowledged after the kill"
+        cluster.timings["sdk_failover_stall_s"] = max(latencies_after_kill)
+        cluster.timings["records_acked_through_kill"] = float(len(acked))
+
+        await ks.cluster.refresh(reason="test")
+        end = await ks.admin.list_offsets(TOPIC, "latest")
+        got = await consume_range(ks, TOPIC, start, end, HEALTHY_DEADLINE_S)
+    lost = {k: v for k, v in acked.items() if got.get(k) != v}
+    assert not lost, (
+        f"{len(lost)} of {len(acked)} acknowledged records are missing or different, "
+        f"e.g. {sorted(lost.items())[:5]}; consumed {len(got)}, end offsets {end}, start {start}"
+    )
+
+    restarted_at = time.monotonic()
+    assert _run(["docker", "start", container]).returncode == 0
+    cluster.wait_healthy()
+
+    def back_in_every_isr() -> dict[str, Any] | None:
+        the_map = cluster.agreed_map()
+        if the_map is None or any(victim_id not in p["isr"] for p in the_map["partitions"][TOPIC]):
+            return None
+        return the_map
+
+    wait_for(f"{victim} back in every ISR", back_in_every_isr, HEALTHY_DEADLINE_S)
+    cluster.timings["leader_restart_to_isr_s"] = time.monotonic() - restarted_at
+
+
 def test_demo_runs_inside_the_compose_network(cluster: ComposeCluster) -> None:
     out = cluster.run("run", "--rm", "demo", timeout=COMPOSE_TIMEOUT_S)
     print(out)
     assert "all 3 nodes serve the same map" in out
+    assert "consumed all 60 records back" in out
 
 
 def test_docker_kill_of_the_controller_then_start(cluster: ComposeCluster) -> None:
