@@ -1,12 +1,14 @@
 """The producer: batching per partition, routing to leaders, retries within a delivery timeout.
 
 ``send()`` puts a record into its partition's open batch and returns a
-future for its metadata. A background sender seals a batch when it reaches
-``batch_size`` bytes or has waited ``linger_ms``, and sends every sealed
-batch whose leader is the same node in one request (up to
-``max_in_flight`` requests per node at a time). A partition never has more
-than one batch in flight, so records of a partition are written in the
-order they were sent, across retries too.
+future for its metadata. A batch is sealed when it reaches ``batch_size``
+bytes, or, once it has waited ``linger_ms``, as soon as its partition has
+nothing in flight (so batches grow while the previous one is being
+replicated, as in Kafka's accumulator). The sender puts every sealed batch
+whose leader is the same node into one request (up to ``max_in_flight``
+requests per node at a time). A partition never has more than one batch in
+flight, so records of a partition are written in the order they were sent,
+across retries too.
 
 Keyed records go to ``murmur2(key) % partitions`` (Kafka's default
 partitioner); unkeyed records stick to one partition until its batch is
@@ -22,7 +24,7 @@ import collections
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -71,14 +73,51 @@ class ProducerConfig:
         raise ValueError(f"acks must be 0, 1 or all, got {self.acks!r}")
 
 
+class RecordFuture:
+    """The outcome of one sent record: awaitable, with ``done``/``result``/``exception``.
+
+    One asyncio future per *batch* carries the outcome; each record's future is
+    this light view of it, so sending a record does not cost a future and a
+    callback of its own."""
+
+    __slots__ = ("_batch", "_index", "_partition", "_timestamp", "_topic")
+
+    def __init__(
+        self, batch: asyncio.Future[tuple[int, int]], index: int, topic: str, partition: int, timestamp: int | None
+    ) -> None:
+        self._batch = batch
+        self._index = index
+        self._topic = topic
+        self._partition = partition
+        self._timestamp = timestamp
+
+    def done(self) -> bool:
+        return self._batch.done()
+
+    def result(self) -> RecordMetadata:
+        base, append_ms = self._batch.result()
+        offset = base + self._index if base >= 0 else -1
+        return RecordMetadata(self._topic, self._partition, offset, self._timestamp or append_ms)
+
+    def exception(self) -> BaseException | None:
+        return self._batch.exception()
+
+    def add_done_callback(self, fn: Callable[[RecordFuture], object]) -> None:
+        self._batch.add_done_callback(lambda _f: fn(self))
+
+    def __await__(self) -> Generator[Any, None, RecordMetadata]:
+        yield from self._batch.__await__()
+        return self.result()
+
+
 class _Batch:
-    __slots__ = ("attempts", "created", "data", "deadline", "futures", "partition", "records", "size", "topic")
+    __slots__ = ("attempts", "created", "data", "deadline", "future", "partition", "records", "size", "topic")
 
     def __init__(self, topic: str, partition: int, deadline: float) -> None:
         self.topic = topic
         self.partition = partition
         self.records: list[tuple[bytes | None, bytes | None, Any, int | None]] = []
-        self.futures: list[asyncio.Future[RecordMetadata]] = []
+        self.future: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
         self.size = 61
         self.created = time.monotonic()
         self.deadline = deadline
@@ -150,7 +189,7 @@ class Producer:
         partition: int | None = None,
         headers: Headers = None,
         timestamp_ms: int | None = None,
-    ) -> asyncio.Future[RecordMetadata]:
+    ) -> RecordFuture:
         """Queue one record; the returned future resolves once it is acknowledged."""
         if self._closed:
             raise KeystreamError(ErrorCode.INVALID_REQUEST, "the producer is closed")
@@ -168,8 +207,7 @@ class Producer:
             )
         if self._buffered + size > self.config.buffer_memory:
             await self._wait_for_space(size)
-        parts = await self.cluster.partitions_for(topic)
-        count = len(parts)
+        count = self.cluster.partition_count(topic) or len(await self.cluster.partitions_for(topic))
         if partition is None:
             partition = self._partitioner.partition(topic, bytes(key) if key is not None else None, count)
         elif not 0 <= partition < count:
@@ -184,9 +222,8 @@ class Producer:
         if batch is None:
             batch = queue.open = _Batch(topic, partition, time.monotonic() + self.config.delivery_timeout_ms / 1000)
             self._wakeup.set()
-        fut: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
+        fut = RecordFuture(batch.future, len(batch.records), topic, partition, timestamp_ms)
         batch.records.append((key, value, list(headers) if headers else None, timestamp_ms))
-        batch.futures.append(fut)
         batch.size += size
         self._buffered += size
         if batch.size >= self.config.batch_size:
@@ -201,7 +238,7 @@ class Producer:
 
     async def flush(self) -> None:
         """Send everything buffered now and wait until all of it is acknowledged or failed."""
-        futures = [f for q in self._queues.values() for b in self._all_batches(q) for f in b.futures]
+        futures = [b.future for q in self._queues.values() for b in self._all_batches(q)]
         self._flushing += 1
         self._wakeup.set()
         try:
@@ -262,9 +299,15 @@ class Producer:
             next_deadline: float | None = None
             for (topic, _partition), queue in self._queues.items():
                 batch = queue.open
-                if batch is not None and (now - batch.created >= linger or self._flushing):
+                if batch is None:
+                    continue
+                if queue.in_flight or queue.sealed:
+                    # Kafka's accumulator: the open batch keeps growing while the partition
+                    # waits for its in-flight batch; it is drained when the partition is free.
+                    continue
+                if now - batch.created >= linger or self._flushing:
                     self._seal(queue, len(self.cluster.map.get("partitions", {}).get(topic, [])) or 1)
-                elif batch is not None:
+                else:
                     due = batch.created + linger
                     next_deadline = due if next_deadline is None else min(next_deadline, due)
             self._expire(now)
@@ -401,11 +444,8 @@ class Producer:
     def _complete(self, queue: _PartitionQueue, batch: _Batch, code: int, base: int, message: str) -> None:
         if code == 0:
             queue.sealed.popleft()
-            now_ms = int(time.time() * 1000)
-            for i, fut in enumerate(batch.futures):
-                if not fut.done():
-                    ts = batch.records[i][3] or now_ms
-                    fut.set_result(RecordMetadata(batch.topic, batch.partition, base + i if base >= 0 else -1, ts))
+            if not batch.future.done():
+                batch.future.set_result((base, int(time.time() * 1000)))
             self._release(batch)
             self.stats["batches_acked"] += 1
             return
@@ -426,9 +466,8 @@ class Producer:
     def _fail(self, batch: _Batch, exc: KeystreamError) -> None:
         if batch.data is not None and self.producer_id >= 0:
             self._needs_new_id = True
-        for fut in batch.futures:
-            if not fut.done():
-                fut.set_exception(exc)
+        if not batch.future.done():
+            batch.future.set_exception(exc)
         self._release(batch)
         self.stats["batches_failed"] += 1
 

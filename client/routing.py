@@ -131,6 +131,11 @@ class ClusterClient:
             raise KeystreamError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic!r} is not in the cluster map")
         return list(parts)
 
+    def partition_count(self, topic: str) -> int:
+        """Partitions of ``topic`` in the current map (0 if unknown): the producer's hot path."""
+        parts = self.map.get("partitions", {}).get(topic)
+        return len(parts) if parts else 0
+
     async def partitions_for(self, topic: str) -> list[dict[str, Any]]:
         """The topic's partitions, refreshing the map once if the topic is unknown."""
         try:
