@@ -67,7 +67,9 @@ __all__ = [
     "encode_command",
     "encode_replies",
     "encode_reply",
+    "format_double",
     "register_reply_type",
+    "split_inline",
 ]
 
 RESP2: Final = 2
