@@ -11,7 +11,6 @@ from typing import Final
 from node.keyspace.numeric import LongDouble, parse_double, parse_int, parse_unsigned_cursor
 from node.keyspace.replies import (
     INVALID_CURSOR,
-    MUST_BE_POSITIVE,
     NOT_FLOAT,
     NOT_INTEGER,
     RedisError,
@@ -45,15 +44,9 @@ def integer_in_range(raw: bytes, low: int, high: int, message: str | None = None
     return value
 
 
-def positive_integer(raw: bytes, message: str | None = None) -> int:
-    """``getPositiveLongFromObjectOrReply``: 0 .. LONG_MAX."""
-    if message is None:
-        value = parse_int(raw)
-        if value is None:
-            raise RedisError(NOT_INTEGER)
-        if value < 0:
-            raise RedisError(MUST_BE_POSITIVE)
-        return value
+def positive_integer(raw: bytes, message: str = "value is out of range, must be positive") -> int:
+    """``getPositiveLongFromObjectOrReply``: 0 .. LONG_MAX; one message for a non-integer
+    and for a negative value (``message`` without its ``ERR`` prefix)."""
     return integer_in_range(raw, 0, LONG_MAX, "ERR " + message)
 
 

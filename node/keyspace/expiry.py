@@ -28,9 +28,7 @@ class ActiveExpiry:
         self._slot = 0
         self._position = 0
 
-    def candidates(
-        self, db: Database, now_ms: int, limit: int, max_examined: int | None = None
-    ) -> list[bytes]:
+    def candidates(self, db: Database, now_ms: int, limit: int, max_examined: int | None = None) -> list[bytes]:
         """Up to ``limit`` keys whose expiry time is before ``now_ms``, examining at most
         ``max_examined`` TTL entries (default ``20 * limit``) and at most every slot once."""
         budget = max_examined if max_examined is not None else max(20 * limit, 100)

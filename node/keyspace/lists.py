@@ -21,7 +21,7 @@ from itertools import islice
 from node.keyspace import arguments
 from node.keyspace.arguments import option
 from node.keyspace.execution import Execution
-from node.keyspace.numeric import INT64_MAX
+from node.keyspace.numeric import INT64_MAX, INT64_MIN
 from node.keyspace.replies import (
     INDEX_OUT_OF_RANGE,
     NO_SUCH_KEY,
@@ -248,7 +248,7 @@ def lpos(ex: Execution, argv: list[bytes]) -> Reply:
         more = j + 1 < len(argv)
         if opt == b"rank" and more:
             j += 1
-            rank = arguments.integer_in_range(argv[j], -LONG_MAX, LONG_MAX)
+            rank = arguments.integer(argv[j])
             if rank == 0:
                 raise RedisError(
                     "ERR RANK can't be zero: use 1 to start from the first match, "
@@ -264,7 +264,8 @@ def lpos(ex: Execution, argv: list[bytes]) -> Reply:
             raise RedisError(SYNTAX)
         j += 1
     from_tail = rank < 0
-    rank = abs(rank)
+    # Redis negates LLONG_MIN in C, which leaves it negative: every match qualifies.
+    rank = 1 if rank == INT64_MIN else abs(rank)
     current = ex.get_list(key)
     if current is None:
         return [] if count != -1 else None
@@ -367,9 +368,7 @@ def brpop(ex: Execution, argv: list[bytes], in_transaction: bool = False) -> Rep
     return _blocking_pop(ex, argv, left=False, in_transaction=in_transaction)
 
 
-def _blocking_move(
-    ex: Execution, argv: list[bytes], from_left: bool, to_left: bool, in_transaction: bool
-) -> Reply:
+def _blocking_move(ex: Execution, argv: list[bytes], from_left: bool, to_left: bool, in_transaction: bool) -> Reply:
     current = ex.get_list(argv[1])
     if current is None:
         return None if in_transaction else WOULD_BLOCK

@@ -148,6 +148,18 @@ def classify_argv(argv: Sequence[bytes]) -> CommandInfo:
     return CommandInfo(name, spec, kind, found, slot, spec.is_blocking)
 
 
+def _transaction_slots(commands: Sequence[Sequence[bytes]]) -> int:
+    slots: set[int] = set()
+    for argv in commands:
+        try:
+            info = classify_argv(argv)
+        except RedisError:
+            continue
+        if info.slot is not None:
+            slots.add(info.slot)
+    return len(slots)
+
+
 class Keyspace:
     """One shard's state. See the module docstring and ``node/keyspace/__init__.py``."""
 
@@ -165,9 +177,7 @@ class Keyspace:
     def classify(self, argv: Sequence[bytes]) -> CommandInfo:
         return classify_argv(argv)
 
-    def prepare_write(
-        self, argv: Sequence[bytes], now_ms: int, rng: random.Random | None = None
-    ) -> list[bytes]:
+    def prepare_write(self, argv: Sequence[bytes], now_ms: int, rng: random.Random | None = None) -> list[bytes]:
         """The argv to log for a write: relative TTLs become absolute at ``now_ms``
         (pass the same ``now_ms`` as the record's). Commands that will fail are returned
         unchanged, so every replica fails them identically. ``rng`` is accepted for
@@ -190,8 +200,12 @@ class Keyspace:
     ) -> Reply:
         """MULTI/EXEC as one record: every command (reads included) runs atomically at
         the record's time. ``NULL_ARRAY`` (EXEC's nil) if a watched key changed after it
-        was watched, expired since, or cannot be vouched for (see watch.py)."""
+        was watched, expired since, or cannot be vouched for (see watch.py). Like Redis
+        Cluster, a transaction whose keys span slots fails whole with CROSSSLOT."""
         ex = self._execution(ctx)
+        if _transaction_slots(commands) > 1:
+            self._finish(ex, ctx)
+            return RedisError(CROSSSLOT)
         for watch in watched:
             if self._watch_broken(watch, ex.now_ms):
                 self._finish(ex, ctx)

@@ -30,7 +30,6 @@ from node.keyspace.replies import (
     RedisError,
     Reply,
     format_double,
-    wrong_arity,
 )
 from node.keyspace.scan import glob_matcher, scan_batch
 
@@ -41,6 +40,13 @@ LONG_MAX = 2**63 - 1
 # the result as unspecified), a linear scan and a binary search disagree; we scan small
 # sets linearly so that even those replies equal Redis's.
 LISTPACK_MAX_ENTRIES = 128
+
+
+def _stored(score: float) -> float:
+    """The score as Redis 7.0 stores it in a listpack (every sorted set up to 128 members):
+    -0 becomes 0 (``d2string`` prints it as the integer 0). Replies computed before storing
+    (ZADD INCR, ZUNION) still show -0, as Redis's do."""
+    return score + 0.0
 
 
 # --- ZADD ---------------------------------------------------------------------------------
@@ -115,12 +121,12 @@ def _zadd_generic(ex: Execution, argv: list[bytes], incr: bool) -> Reply:
     if current is None:
         current = ZSetValue()
         for member, score in planned.items():
-            current.set(member, score)
+            current.set(member, _stored(score))
         if len(current):
             ex.store_new(key, current)
     elif planned:
         for member, score in planned.items():
-            current.set(member, score)
+            current.set(member, _stored(score))
     if planned:
         ex.touch(key)
     if flags.incr:
@@ -363,9 +369,7 @@ class _RangeRequest:
     high: bytes
 
 
-def _parse_range(
-    argv: list[bytes], first: int, store: bool, kind: str, reverse: bool | None
-) -> _RangeRequest:
+def _parse_range(argv: list[bytes], first: int, store: bool, kind: str, reverse: bool | None) -> _RangeRequest:
     """``zrangeGenericCommand`` steps 1-2: options after ``<src> <min> <max>``."""
     withscores = False
     offset, limit = 0, -1
@@ -392,9 +396,7 @@ def _parse_range(
     if kind == "auto":
         kind = "rank"
     if limit != -1 and kind == "rank":
-        raise RedisError(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
-        )
+        raise RedisError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
     if withscores and kind == "lex":
         raise RedisError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
     low, high = argv[first + 1], argv[first + 2]
@@ -568,7 +570,7 @@ def zremrangebylex(ex: Execution, argv: list[bytes]) -> Reply:
 
 def _pop(ex: Execution, argv: list[bytes], reverse: bool) -> Reply:
     if len(argv) > 3:
-        raise RedisError(wrong_arity(argv[0].lower().decode("utf-8", "replace")))
+        raise RedisError(SYNTAX)
     count = arguments.positive_integer(argv[2]) if len(argv) == 3 else -1
     key = argv[1]
     current = ex.get_zset(key)
@@ -730,10 +732,10 @@ def _compute(operation: _SetOperation, op: str) -> dict[bytes, float]:
     return result
 
 
-def _to_zset(scores: dict[bytes, float]) -> ZSetValue:
+def _to_zset(scores: dict[bytes, float], stored: bool) -> ZSetValue:
     result = ZSetValue()
     for member, score in scores.items():
-        result.set(member, score)
+        result.set(member, _stored(score) if stored else score)
     return result
 
 
@@ -745,13 +747,13 @@ def _store_operation(ex: Execution, argv: list[bytes], op: str) -> Reply:
         ex.delete(target)
         return 0
     ex.check_growth(0, len(scores))
-    ex.store(target, _to_zset(scores))
+    ex.store(target, _to_zset(scores, stored=True))
     return len(scores)
 
 
 def _reply_operation(ex: Execution, argv: list[bytes], op: str) -> Reply:
     operation = _parse_set_operation(ex, argv, 1, op, store=False, card=False)
-    result = _to_zset(_compute(operation, op))
+    result = _to_zset(_compute(operation, op), stored=False)
     return _with_scores(result, list(result.iter_keys()), operation.withscores)
 
 
