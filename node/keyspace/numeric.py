@@ -124,13 +124,24 @@ def strtod(raw: bytes) -> tuple[float, int, bool]:
     return (-magnitude if negative else magnitude), match.end(), erange
 
 
-def _decimal_parts(match: re.Match[bytes]) -> tuple[int, int]:
-    """(digits as an int, power of ten) for a decimal match."""
-    dec = match["dec"]
-    whole, _, fraction = dec.partition(b".")
-    digits = int(whole + fraction or b"0")
-    exponent = int(match["exp"] or b"0") - len(fraction)
-    return digits, exponent
+def _small_exponent(raw: bytes | None) -> int | None:
+    """A decimal exponent, or ``None`` when it has too many digits to matter exactly."""
+    if not raw:
+        return 0
+    sign, digits = (raw[:1], raw[1:]) if raw[:1] in (b"+", b"-") else (b"", raw)
+    digits = digits.lstrip(b"0") or b"0"
+    if len(digits) > 9:
+        return None
+    return -int(digits) if sign == b"-" else int(digits)
+
+
+def _int_from_digits(digits: bytes) -> int:
+    """``int(digits)`` for any length (Python refuses > 4300 digits by default)."""
+    value = 0
+    for start in range(0, len(digits), 1000):
+        piece = digits[start : start + 1000]
+        value = value * 10 ** len(piece) + int(piece)
+    return value
 
 
 def _exact_value(match: re.Match[bytes]) -> Fraction | None:
@@ -138,18 +149,27 @@ def _exact_value(match: re.Match[bytes]) -> Fraction | None:
     if match["hex"] is not None:
         whole, _, fraction = match["hex"].partition(b".")
         mantissa = int(whole + fraction or b"0", 16)
-        exponent = int(match["hexp"] or b"0") - 4 * len(fraction)
+        binary_exponent = _small_exponent(match["hexp"])
         if mantissa == 0:
             return Fraction(0)
+        if binary_exponent is None:
+            return None
+        exponent = binary_exponent - 4 * len(fraction)
         if abs(exponent) > 4 * _HUGE_DECIMAL_EXPONENT:
             return None
         return Fraction(mantissa) * (Fraction(2) ** exponent)
-    digits, exponent = _decimal_parts(match)
-    if digits == 0:
+    whole, _, fraction = match["dec"].partition(b".")
+    significant = (whole + fraction).lstrip(b"0")
+    if not significant:
         return Fraction(0)
-    magnitude = exponent + len(str(digits))
+    decimal_exponent = _small_exponent(match["exp"])
+    if decimal_exponent is None:
+        return None
+    exponent = decimal_exponent - len(fraction)
+    magnitude = exponent + len(significant)
     if magnitude > _HUGE_DECIMAL_EXPONENT or magnitude < -_HUGE_DECIMAL_EXPONENT:
         return None
+    digits = _int_from_digits(significant)
     if exponent >= 0:
         return Fraction(digits * 10**exponent)
     return Fraction(digits, 10**-exponent)
@@ -242,12 +262,24 @@ class LongDouble:
         scaled = self.value * 10**17
         units = _round_half_even(abs(scaled))
         negative = scaled < 0
-        text = f"{units // 10**17}.{units % 10**17:017d}".rstrip("0").rstrip(".")
+        whole, fraction = divmod(units, 10**17)
+        text = f"{_decimal_digits(whole)}.{fraction:017d}".rstrip("0").rstrip(".")
         if negative:
             text = "-" + text
         if text == "-0":
             text = "0"
         return text.encode()
+
+
+def _decimal_digits(number: int) -> str:
+    """``str(number)`` for non-negative ints of any size (long doubles reach 4933 digits,
+    beyond Python's default int-to-str limit), in 1000-digit pieces."""
+    pieces: list[str] = []
+    while number >= 10**1000:
+        number, piece = divmod(number, 10**1000)
+        pieces.append(f"{piece:01000d}")
+    pieces.append(str(number))
+    return "".join(reversed(pieces))
 
 
 def _round_half_even(value: Fraction) -> int:

@@ -1597,3 +1597,42 @@ def test_random_programs(diff: Differential, program: list[list[bytes]]) -> None
     for argv in program:
         diff.run(argv)
     diff.compare_state()
+
+
+# --- glob patterns (KEYS, SCAN MATCH) ------------------------------------------------------
+
+GLOB_KEYS = [b"", b"a", b"b", b"ab", b"ba", b"abc", b"a-b", b"a]b", b"^", b"[", b"]", b"\\",
+             b"a\\b", b"-", b"aaa", b"a*", b"?", b"\xff", b"\x80a", b"A", b"z"]  # fmt: skip
+GLOB_ALPHABET = [b"a", b"b", b"*", b"?", b"[", b"]", b"^", b"-", b"\\", b"z", b"\xff", b"A"]
+
+
+@seed(7)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pattern=st.lists(st.sampled_from(GLOB_ALPHABET), min_size=0, max_size=7).map(b"".join))
+def test_glob_patterns_match_like_redis(diff: Differential, pattern: bytes) -> None:
+    if not diff.leader.keyspace.key_count:
+        for name in GLOB_KEYS:
+            diff.run([b"SET", name, b"v"])
+    diff.run([b"KEYS", pattern])
+
+
+# --- INCRBYFLOAT's long double arithmetic -----------------------------------------------------
+
+_decimal_text = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64).map(lambda f: repr(f).encode()),
+    st.decimals(min_value=-(10**20), max_value=10**20, places=12, allow_nan=False, allow_infinity=False).map(
+        lambda d: str(d).encode()
+    ),
+    st.integers(-(2**70), 2**70).map(lambda i: str(i).encode()),
+    st.sampled_from([b"0.1", b"0.2", b"1e-20", b"3.0e3", b"-0", b"0x1p-3", b"1e4900", b"5e-4950"]),
+)
+
+
+@seed(int(os.environ.get("KEYSTREAM_DIFFERENTIAL_SEED", "11")))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(increments=st.lists(_decimal_text, min_size=1, max_size=4))
+def test_incrbyfloat_long_double_arithmetic(diff: Differential, increments: list[bytes]) -> None:
+    diff.reset()
+    for increment in increments:
+        diff.run([b"INCRBYFLOAT", b"f", increment])
+        diff.run([b"HINCRBYFLOAT", b"h", b"f", increment])
