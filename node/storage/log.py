@@ -515,7 +515,9 @@ class PartitionLog:
             self._retire(segment)
         target = self._segments[-1]
         found = target.find_batch(offset)
-        new_end = offset if found is None else min(offset, found[1].base_offset)
+        # Never below the log start: if the cut batch straddles it, the log
+        # resumes at the log start (an empty segment there keeps that offset).
+        new_end = offset if found is None else max(min(offset, found[1].base_offset), self._log_start)
         target.truncate_to(offset)
         for fd in target.sync_handles():
             try:
@@ -523,8 +525,8 @@ class PartitionLog:
             finally:
                 os.close(fd)
         if target.next_offset < new_end:
-            # The cut fell in a gap left by compaction: an empty segment at
-            # new_end keeps the log end offset across restarts.
+            # The cut fell in a gap left by compaction (or below the log start):
+            # an empty segment at new_end keeps the log end offset across restarts.
             self._roll(new_end)
         if removed or target.next_offset < new_end:
             fsync_directory(self.directory)
@@ -703,11 +705,11 @@ class PartitionLog:
             self._compaction_lock.release()
 
     def _compaction_sources(self, now_ms: int, high_watermark: int) -> list[SourceSegment]:
-        lag_horizon = now_ms - self._config.min_compaction_lag_ms
+        lag = self._config.min_compaction_lag_ms
         sources: list[SourceSegment] = []
         for i, segment in enumerate(self._segments[:-1]):
             upper = self._segments[i + 1].base_offset
-            if upper > high_watermark or segment.max_timestamp > lag_horizon:
+            if upper > high_watermark or (lag > 0 and segment.max_timestamp > now_ms - lag):
                 break
             fd = os.open(segment.log_path, os.O_RDONLY)
             sources.append(SourceSegment(segment, fd, segment.size, upper, segment.mutations))

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from node.storage.batch import Compression, Record, build_batch, decode_batches
+from node.storage.batch import Compression, Record, build_batch, decode_batches, iter_batches
 from node.storage.config import LogConfig
 from node.storage.log import PartitionLog
 
@@ -35,19 +35,22 @@ def make_batch(
 
 
 def read_all(log: PartitionLog, start: int | None = None, max_bytes: int = 1 << 20) -> list[Record]:
-    """Every record from `start` (default: log start) to the log end, by repeated reads."""
+    """Every record from `start` (default: log start) to the log end, by repeated reads.
+
+    Like a consumer, the position moves to the end of the last batch read (a
+    compacted batch may end after its last surviving record).
+    """
     offset = log.log_start_offset if start is None else start
     out: list[Record] = []
     while offset < log.log_end_offset:
         data = log.read(offset, max_bytes)
         if not data:
             break
-        records = decode_batches(data, min_offset=offset)
-        if not records:
-            # the batches read were all before `offset` (cannot happen) or empty
-            raise AssertionError(f"read at {offset} returned no records")
-        out.extend(records)
-        offset = records[-1].offset + 1
+        views = list(iter_batches(data))
+        assert views, f"read at {offset} returned no whole batch"
+        out.extend(decode_batches(data, min_offset=offset))
+        assert views[-1].header.next_offset > offset, "reads must make progress"
+        offset = views[-1].header.next_offset
     return out
 
 
