@@ -419,6 +419,16 @@ async def consume_range(
     return got
 
 
+async def produce_some(cluster: ComposeCluster, count: int, tag: str) -> dict[tuple[int, int], bytes]:
+    """Produce `count` keyed records with acks=all from the host; their (partition, offset)s."""
+    from client import Keystream
+
+    async with Keystream(cluster.bootstrap) as ks, ks.producer(acks="all", linger_ms=2) as producer:
+        futures = [await producer.send(TOPIC, f"{tag}-{i}".encode(), key=f"key-{i}".encode()) for i in range(count)]
+        metas = await asyncio.wait_for(asyncio.gather(*futures), HEALTHY_DEADLINE_S)
+    return {(m.partition, m.offset): f"{tag}-{i}".encode() for i, m in enumerate(metas)}
+
+
 async def test_sdk_on_the_host_produces_and_consumes_across_containers(cluster: ComposeCluster) -> None:
     from client import Keystream
 
@@ -449,6 +459,16 @@ async def test_sdk_keeps_producing_through_docker_kill_of_a_partition_leader(clu
     failures: list[BaseException] = []
     produce_s, kill_after_s, rate_interval_s, max_records = 12.0, 2.0, 0.005, 5000
 
+    async def track(future: Any, value: bytes, sent: float, after_kill: bool) -> None:
+        try:
+            meta = await future
+        except Exception as exc:
+            failures.append(exc)
+            return
+        acked[(meta.partition, meta.offset)] = value
+        if after_kill:
+            latencies_after_kill.append(time.monotonic() - sent)
+
     async with Keystream(cluster.bootstrap) as ks:
         await ks.cluster.refresh(reason="test")
         start = await ks.admin.list_offsets(TOPIC, "latest")
@@ -468,23 +488,7 @@ async def test_sdk_keeps_producing_through_docker_kill_of_a_partition_leader(clu
                     killed_at = time.monotonic()
                 value = f"through-kill-{i}".encode()
                 future = await producer.send(TOPIC, value, key=f"key-{i % 24}".encode())
-
-                def on_done(
-                    f: asyncio.Future[Any],
-                    value: bytes = value,
-                    sent: float = now,
-                    after_kill: bool = killed_at is not None,
-                ) -> None:
-                    if f.cancelled() or f.exception() is not None:
-                        failures.append(f.exception() or asyncio.CancelledError())
-                        return
-                    meta = f.result()
-                    acked[(meta.partition, meta.offset)] = value
-                    if after_kill:
-                        latencies_after_kill.append(time.monotonic() - sent)
-
-                future.add_done_callback(on_done)
-                pending.append(future)
+                pending.append(asyncio.ensure_future(track(future, value, now, killed_at is not None)))
                 await asyncio.sleep(rate_interval_s)
             await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 90)
         assert killed_at is not None
@@ -595,6 +599,9 @@ def test_network_disconnect_of_one_node_then_reconnect(cluster: ComposeCluster) 
 
         wait_for(f"{victim} fenced by the survivors", victim_fenced, FAILOVER_DEADLINE_S)
         assert cluster.healthy(survivors) is not None, "the two remaining nodes stopped serving"
+        # The two keep serving the log: acks=all writes succeed without the third.
+        acked = asyncio.run(produce_some(cluster, 200, "while-partitioned"))
+        assert len(acked) == 200
     finally:
         reconnect = _run(["docker", "network", "connect", "--alias", victim, network, container])
         assert reconnect.returncode == 0, reconnect.stderr
@@ -610,14 +617,47 @@ def test_network_disconnect_of_one_node_then_reconnect(cluster: ComposeCluster) 
     cluster.wait_healthy()
     cluster.timings["reconnect_to_healthy_s"] = time.monotonic() - reconnected_at
 
+    # It catches up: back in the ISR of every partition (it has everything below the HW).
+    victim_id = int(victim.removeprefix("node"))
 
-def test_down_then_up_keeps_the_data(cluster: ComposeCluster) -> None:
+    def caught_up() -> dict[str, Any] | None:
+        the_map = cluster.agreed_map()
+        if the_map is None or any(victim_id not in p["isr"] for p in the_map["partitions"][TOPIC]):
+            return None
+        return the_map
+
+    wait_for(f"{victim} back in every ISR", caught_up, HEALTHY_DEADLINE_S)
+    cluster.timings["reconnect_to_isr_s"] = time.monotonic() - reconnected_at
+
+
+async def read_whole_topic(cluster: ComposeCluster) -> dict[tuple[int, int], bytes | None]:
+    from client import Keystream
+
+    async with Keystream(cluster.bootstrap) as ks:
+        await ks.cluster.refresh(reason="test")
+        start = await ks.admin.list_offsets(TOPIC, "earliest")
+        end = await ks.admin.list_offsets(TOPIC, "latest")
+        return await consume_range(ks, TOPIC, start, end, HEALTHY_DEADLINE_S)
+
+
+async def test_down_then_up_keeps_the_data(cluster: ComposeCluster) -> None:
     before = cluster.wait_healthy()
-    cluster.run("down", "--timeout", "10")  # no --volumes: the named volumes stay
+    records_before = await read_whole_topic(cluster)
+    assert records_before, "the earlier tests left no records to keep"
+    await asyncio.to_thread(cluster.run, "down", "--timeout", "10")  # no --volumes: they stay
     started = time.monotonic()
-    cluster.run("up", "-d", "--no-build")
-    after = cluster.wait_healthy()
+    await asyncio.to_thread(cluster.run, "up", "-d", "--no-build")
+    after = await asyncio.to_thread(cluster.wait_healthy)
     cluster.timings["second_up_to_healthy_s"] = time.monotonic() - started
     assert after["cluster_id"] == before["cluster_id"], "a new cluster was formed: the metadata was lost"
     assert after["map_epoch"] >= before["map_epoch"]
     assert len(partition_leaders(after)) == TOPIC_PARTITIONS, "the topic did not survive down/up"
+
+    def every_leader_serving() -> dict[tuple[int, int], bytes | None] | None:
+        records = asyncio.run(read_whole_topic(cluster))
+        return records if len(records) >= len(records_before) else None
+
+    records_after = await asyncio.to_thread(
+        wait_for, "the records back after down/up", every_leader_serving, HEALTHY_DEADLINE_S
+    )
+    assert records_after == records_before, "the records changed across down/up"
