@@ -32,6 +32,7 @@ from cluster.topics import (
 
 Command = dict[str, Any]
 Result = dict[str, Any]
+KEYSPACE_TOPIC = "__keyspace"
 
 
 def _fail(code: ErrorCode, message: str) -> KeystreamError:
@@ -365,6 +366,38 @@ class ClusterState:
             self._bump()
         return {"leader": leader, "leader_epoch": p["leader_epoch"]}
 
+    def _init_keyspace(self, cmd: Command) -> Any:
+        """Create the keyspace once: the internal topic whose partitions are its shards,
+        and the slot -> shard table (contiguous ranges, as redis-cli --cluster create)."""
+        if self.data.get("keyspace"):
+            raise _fail(ErrorCode.TOPIC_ALREADY_EXISTS, "the keyspace already exists")
+        from cluster.slots import even_slot_ranges
+
+        topic = KEYSPACE_TOPIC
+        created = self._create_topic(
+            {
+                "name": topic,
+                "topic_id": cmd["topic_id"],
+                "assignment": cmd["assignment"],
+                "internal": True,
+                "created_ms": cmd.get("created_ms", 0),
+                # the shards' own snapshots bound the log; never delete by age or size
+                "config": {
+                    "retention.ms": "-1",
+                    "retention.bytes": "-1",
+                    "min.insync.replicas": str(min(2, len(cmd["assignment"][0]))),
+                },
+            }
+        )
+        shards = len(cmd["assignment"])
+        self.data["keyspace"] = {
+            "topic": topic,
+            "shards": shards,
+            "slots": [list(r) for r in even_slot_ranges(shards)],
+            "acks": cmd.get("acks", "all"),
+        }
+        return {"topic": topic, "shards": shards, "partitions": created["partitions"]}
+
     def _allocate_producer_ids(self, cmd: Command) -> Any:
         count = int(cmd.get("count", 1))
         if not 1 <= count <= 1_000_000:
@@ -437,6 +470,7 @@ _HANDLERS: dict[str, Callable[[ClusterState, Command], Any]] = {
     "alter_isr": ClusterState._alter_isr,
     "elect_leader": ClusterState._elect_leader,
     "allocate_producer_ids": ClusterState._allocate_producer_ids,
+    "init_keyspace": ClusterState._init_keyspace,
     "noop": ClusterState._noop,
 }
 

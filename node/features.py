@@ -15,3 +15,6 @@ def install_features(node: Node) -> None:
     from node.log_service import LogService
 
     node.features["log"] = LogService(node)
+    from node.keyspace_service import KeyspaceService
+
+    node.features["keyspace"] = KeyspaceService(node)

@@ -72,6 +72,8 @@ class Node:
         self._controller_conn: NativeConnection | None = None
         self._services: list[Any] = []
         self.features: dict[str, Any] = {}
+        self.lease_until = 0.0  # monotonic; see lease_duration_s
+        self.lease_duration_s = self._lease_duration()
         self.stopped = asyncio.Event()
         self._register_core_handlers()
         self.http.add_routes(self._core_routes)
@@ -250,10 +252,13 @@ class Node:
         controller_id = self.raft.leader_id
         if controller_id is None:
             return
+        sent_at = time.monotonic()
         if controller_id == self.node_id:
             if self.raft.is_leader:
                 reply = self.controller.on_heartbeat(self.node_id, self.incarnation)
                 self.fenced = reply["fenced"]
+                if reply.get("registered") and not reply["fenced"]:
+                    self.lease_until = sent_at + self.lease_duration_s
             return
         address = self.internal_address(controller_id, "native")
         if address is None:
@@ -269,6 +274,26 @@ class Node:
             timeout=interval * 2,
         )
         self.fenced = reply.get("fenced")
+        if reply.get("registered") and not reply.get("fenced"):
+            self.lease_until = sent_at + self.lease_duration_s
+
+    def _lease_duration(self) -> float:
+        """How long an acknowledged heartbeat lets this node act as sole leader.
+
+        The controller fences a node session_timeout after its last heartbeat (and never
+        sooner than session_timeout after it became controller). A stale controller may ack
+        heartbeats for up to leader_fallback after losing its quorum; a new controller is
+        elected no sooner than election_timeout_min after that loss. So a lease from the
+        *send* time of an acked heartbeat must be shorter than
+        session_timeout + election_timeout_min - leader_fallback (less a margin for clock
+        rate differences and scheduling)."""
+        cfg = self.config
+        election_min = cfg.election_timeout_ms[0] / 1000
+        fallback = cfg.election_timeout_ms[1] / 1000 * 1.25  # MetadataRaft's leaderFallbackTimeout
+        return max(0.0, cfg.session_timeout_ms / 1000 + election_min - fallback - 0.5)
+
+    def lease_valid(self) -> bool:
+        return time.monotonic() < self.lease_until
 
     def internal_address(self, node_id: int, service: str) -> str | None:
         node = self.raft.snapshot.node(node_id)

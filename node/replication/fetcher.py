@@ -128,6 +128,7 @@ class FetchSession:
                     replica.log.truncate_to(offset)
                     replica.high_watermark = min(replica.high_watermark, replica.log.log_end_offset)
                     replica.rebuild_producer_state()
+                    self.manager.truncated(replica)
                 replica.needs_truncation = False
             asking = next_round
         raise KeystreamError(ErrorCode.UNKNOWN_SERVER_ERROR, "leader-epoch truncation did not converge")
@@ -186,6 +187,7 @@ class FetchSession:
                 replica.log.truncate_fully_and_start_at(leader_log_start)
                 replica.high_watermark = leader_log_start
                 replica.producers.rebuild([])
+                self.manager.truncated(replica)
             else:
                 replica.needs_truncation = True
         elif error in (

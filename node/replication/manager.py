@@ -110,6 +110,7 @@ class ReplicaManager:
         self.on_high_watermark: list[Callable[[Replica], None]] = []
         self.on_role_change: list[Callable[[Replica], None]] = []
         self.on_replica_removed: list[Callable[[Replica], None]] = []
+        self.on_truncated: list[Callable[[Replica], None]] = []
         self._last_state: ClusterState | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -436,6 +437,17 @@ class ReplicaManager:
         replica.notify_change()
         return info.first_offset, info.last_offset + 1, replica
 
+    def append_internal(self, replica: Replica, batch: bytes, now: int) -> tuple[int, int]:
+        """Append a batch built by this node (keyspace records) as the partition's leader."""
+        if replica.role != Role.LEADER or replica.leader_state is None:
+            raise KeystreamError(ErrorCode.NOT_LEADER, f"{replica.name}: not the leader here")
+        info = replica.log.append_as_leader(batch, replica.leader_epoch, now)
+        replica.dirty = True
+        if replica.leader_state.on_local_append(replica.log.log_end_offset):
+            self._hw_advanced(replica)
+        replica.notify_change()
+        return info.first_offset, info.last_offset + 1
+
     # --- fetch (consumers) -------------------------------------------------------------------------------
     async def fetch(self, args: dict[str, Any]) -> Any:
         """``{max_wait_ms, min_bytes, max_bytes, partitions: [[topic, p, offset, leader_epoch?, max_bytes?]]}``"""
@@ -612,6 +624,10 @@ class ReplicaManager:
         return [r.describe() for r in self.replicas.values()]
 
     # --- follower side (called by the fetcher) --------------------------------------------------------
+    def truncated(self, replica: Replica) -> None:
+        for hook in self.on_truncated:
+            hook(replica)
+
     def follower_appended(self, replica: Replica, leader_hw: int, leader_log_start: int) -> None:
         if leader_log_start > replica.log.log_start_offset:
             replica.log.advance_log_start_offset(min(leader_log_start, replica.log.log_end_offset))
