@@ -207,8 +207,6 @@ class PartitionLog:
                         Segment(directory, later, interval, "").delete_files()
                         deleted += 1
                     break
-            if upper is not None and segment.next_offset > upper:
-                segment.truncate_to(upper)  # overlaps the next segment: keep the next one
         if not self._segments:
             self._segments.append(Segment.create(directory, checkpointed_start or 0, interval))
             self._directory_dirty = True
@@ -325,12 +323,8 @@ class PartitionLog:
             if leader_epoch > latest:
                 self._guard_io(lambda: self._epochs.assign(leader_epoch, base_offset))
             last_offset = base_offset + header.last_offset_delta
-            position = self._guard_io(
-                lambda: segment.append(
-                    (stamped_prefix(header, base_offset, leader_epoch), memoryview(batch)[16:]),
-                    header.size,
-                )
-            )
+            chunks = (stamped_prefix(header, base_offset, leader_epoch), memoryview(batch)[16:])
+            position = self._write(segment, chunks, header.size)
             segment.index_batch(
                 position, base_offset, last_offset, header.max_timestamp, header.size
             )
@@ -374,8 +368,7 @@ class PartitionLog:
                 end, segment = self._follower_run(parsed, start)
                 run_size = sum(parsed[k].header.size for k in range(start, end))
                 self._assign_epochs_from(parsed[k].header for k in range(start, end))
-                chunk = view[position : position + run_size]
-                written_at = self._guard_io(partial(segment.append, (chunk,), run_size))
+                written_at = self._write(segment, (view[position : position + run_size],), run_size)
                 for k in range(start, end):
                     header = parsed[k].header
                     segment.index_batch(
@@ -389,6 +382,16 @@ class PartitionLog:
                 position += run_size
                 start = end
             return self.log_end_offset
+
+    def _write(self, segment: Segment, chunks: tuple[bytes | memoryview, ...], size: int) -> int:
+        try:
+            return self._guard_io(partial(segment.append, chunks, size))
+        except LogStorageError:
+            # Nothing was written (the segment undid it): forget an epoch that was
+            # assigned for this data, so the cache never names data that is not there.
+            if self._offline_reason is None:
+                self._guard_io(partial(self._epochs.truncate_from_end, self.log_end_offset))
+            raise
 
     def _follower_run(self, parsed: list[BatchView], start: int) -> tuple[int, Segment]:
         """The longest run of batches from `start` that can go into one segment."""

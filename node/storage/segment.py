@@ -216,11 +216,11 @@ class Segment:
 
     def fits(self, header: BatchHeader, base_offset: int, segment_bytes: int, segment_ms: int) -> bool:
         """Whether a batch at `base_offset` may go into this segment (else roll first)."""
-        if self.size == 0:
-            return True
-        if self.size + header.size > segment_bytes:
-            return False
         if base_offset + header.last_offset_delta - self.base_offset > MAX_RELATIVE_OFFSET:
+            return False  # offsets in the index are relative u32
+        if self.size == 0:
+            return True  # a batch larger than segment.bytes still needs a home
+        if self.size + header.size > segment_bytes:
             return False
         # Age is measured on record timestamps, as Kafka does, so leader and
         # followers roll at the same points whatever their clocks.
