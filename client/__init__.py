@@ -16,6 +16,7 @@ from typing import Any
 
 from client.admin import Admin
 from client.consumer import Consumer
+from client.kv import CommandError, KeyValue
 from client.producer import Producer, ProducerConfig, RecordMetadata
 from client.records import ConsumerRecord, TopicPartition
 from client.routing import ClusterClient
@@ -27,6 +28,7 @@ class Keystream:
     def __init__(self, bootstrap: str | Sequence[str], **cluster_options: Any) -> None:
         self.cluster = ClusterClient(bootstrap, **cluster_options)
         self.admin = Admin(self.cluster)
+        self.kv = KeyValue(self.cluster)
         self._owned: list[Any] = []
 
     async def start(self) -> Keystream:
@@ -58,8 +60,10 @@ class Keystream:
 __all__ = [
     "Admin",
     "ClusterClient",
+    "CommandError",
     "Consumer",
     "ConsumerRecord",
+    "KeyValue",
     "Keystream",
     "Producer",
     "ProducerConfig",

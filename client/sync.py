@@ -127,6 +127,7 @@ class SyncKeystream:
         self._ks = Keystream(bootstrap, **options)
         self._loop.call(self._ks.start())
         self.admin = _SyncProxy(self._loop, self._ks.admin)
+        self.kv = _SyncProxy(self._loop, self._ks.kv)
 
     def producer(self, **options: Any) -> SyncProducer:
         return SyncProducer(self._loop, self._ks.producer(**options))

@@ -757,10 +757,11 @@ class KeyspaceService:
         limit = upto
         state = replica.leader_state
         if state is not None:
-            # keep what followers that were alive recently still need
-            now = _now_ms()
-            for progress in state.followers.values():
-                if now - progress.last_fetch_ms < 600_000 and progress.leo >= 0:
+            # Keep what in-sync followers still need; a follower out of the ISR (dead,
+            # fenced) installs a snapshot when it comes back behind our log start.
+            for follower in state.isr:
+                progress = state.followers.get(follower)
+                if progress is not None and progress.leo >= 0:
                     limit = min(limit, progress.leo)
         limit = min(limit, replica.high_watermark)
         if limit > replica.log.log_start_offset:
