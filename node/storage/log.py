@@ -152,6 +152,7 @@ class PartitionLog:
         self._recovery_point = 0
         self._epochs = LeaderEpochCache(os.path.join(directory, LEADER_EPOCH_CHECKPOINT))
         self._directory_dirty = False  # files created since the last flush
+        self._epoch_checkpoint_stale = False  # a rewrite of it failed; flush retries
         self._truncations = 0
         self._offline_reason: str | None = None
         self._closed = False
@@ -389,9 +390,18 @@ class PartitionLog:
         except LogStorageError:
             # Nothing was written (the segment undid it): forget an epoch that was
             # assigned for this data, so the cache never names data that is not there.
-            if self._offline_reason is None:
-                self._guard_io(partial(self._epochs.truncate_from_end, self.log_end_offset))
+            # With the disk full, rewriting the checkpoint may fail too: then `flush`
+            # retries it (recovery drops entries at or past the log end anyway).
+            if self._epochs.truncate_from_end(self.log_end_offset, persist=False):
+                self._persist_epochs_quietly()
             raise
+
+    def _persist_epochs_quietly(self) -> None:
+        try:
+            self._epochs.persist()
+            self._epoch_checkpoint_stale = False
+        except OSError:
+            self._epoch_checkpoint_stale = True
 
     def _follower_run(self, parsed: list[BatchView], start: int) -> tuple[int, Segment]:
         """The longest run of batches from `start` that can go into one segment."""
@@ -728,6 +738,9 @@ class PartitionLog:
         with self._flush_lock:
             with self._lock:
                 self._check_usable()
+                if self._epoch_checkpoint_stale:
+                    self._guard_io(self._epochs.persist)
+                    self._epoch_checkpoint_stale = False
                 target = self.log_end_offset
                 truncations = self._truncations
                 sync_directory = self._directory_dirty

@@ -11,7 +11,8 @@ import pytest
 
 from cluster.errors import ErrorCode
 from node.storage.errors import LogStorageError
-from node.storage.log import PartitionLog
+from node.storage.leader_epoch import LeaderEpochCache
+from node.storage.log import LEADER_EPOCH_CHECKPOINT, PartitionLog
 
 from .conftest import crash, make_batch, read_all, segment_files
 
@@ -41,6 +42,9 @@ def test_disk_full_on_append_leaves_the_log_consistent_and_usable(
     monkeypatch.undo()
     assert os.path.getsize(segment_files(log_dir)[0]) == size  # the partial write was cut
     assert log.log_end_offset == 3
+    log.flush()  # rewrites the epoch checkpoint that the full disk refused
+    stored = LeaderEpochCache.load(os.path.join(log_dir, LEADER_EPOCH_CHECKPOINT))
+    assert stored is not None and stored.entries == [(0, 0)]
     info2 = log.append_as_leader(make_batch(2), 0, 0)
     assert info2.first_offset == 3
     assert [r.offset for r in read_all(log)] == [0, 1, 2, 3, 4]
