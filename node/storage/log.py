@@ -27,6 +27,7 @@ Public API (all offsets are absolute, all times epoch milliseconds)::
     log.offset_for_timestamp(timestamp) -> int | None
     log.enforce_retention(now_ms, high_watermark) -> int            # segments deleted
     log.compact(now_ms, high_watermark) -> CompactionStats
+    log.needs_compaction(high_watermark) -> bool / compaction_dirty_ratio(high_watermark)
     log.update_config(config) -> None
     log.flush() -> None
     log.close() -> None
@@ -154,6 +155,7 @@ class PartitionLog:
         self._directory_dirty = False  # files created since the last flush
         self._epoch_checkpoint_stale = False  # a rewrite of it failed; flush retries
         self._truncations = 0
+        self._cleaned_upto = 0  # the last compaction pass covered offsets below this
         self._offline_reason: str | None = None
         self._closed = False
         self.last_recovery: RecoveryReport | None = None
@@ -544,6 +546,7 @@ class PartitionLog:
         if removed or target.next_offset < new_end:
             fsync_directory(self.directory)
         self._truncations += 1
+        self._cleaned_upto = min(self._cleaned_upto, new_end)
         self._epochs.truncate_from_end(new_end)
         self._lower_recovery_point(new_end)
         return new_end
@@ -564,6 +567,7 @@ class PartitionLog:
         self._bases = [offset]
         self._log_start = offset
         self._truncations += 1
+        self._cleaned_upto = 0
         self._epochs.clear()
         write_offset_checkpoint(self._path(LOG_START_CHECKPOINT), offset)
         self._lower_recovery_point(offset)
@@ -711,11 +715,34 @@ class PartitionLog:
                 self._bases = [s.base_offset for s in self._segments]
                 for segment in replaced:
                     segment.retired = True
+                self._cleaned_upto = max(self._cleaned_upto, stats.end_offset)
             for segment in replaced:
                 segment.delete_files()
             return stats
         finally:
             self._compaction_lock.release()
+
+    def compaction_dirty_ratio(self, high_watermark: int) -> float:
+        """Share of the cleanable bytes (sealed, below the high watermark) not yet
+        covered by a compaction pass since this log was opened."""
+        clean = dirty = 0
+        with self._lock:
+            for i, segment in enumerate(self._segments[:-1]):
+                upper = self._segments[i + 1].base_offset
+                if upper > high_watermark:
+                    break
+                if upper <= self._cleaned_upto:
+                    clean += segment.size
+                else:
+                    dirty += segment.size
+        return dirty / (clean + dirty) if dirty else 0.0
+
+    def needs_compaction(self, high_watermark: int) -> bool:
+        """Whether a `compact` pass is due (min.cleanable.dirty.ratio, as in Kafka)."""
+        if not self._config.compact:
+            return False
+        ratio = self.compaction_dirty_ratio(high_watermark)
+        return ratio > 0 and ratio >= self._config.min_cleanable_dirty_ratio
 
     def _compaction_sources(self, now_ms: int, high_watermark: int) -> list[SourceSegment]:
         lag = self._config.min_compaction_lag_ms

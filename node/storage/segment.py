@@ -296,10 +296,10 @@ class Segment:
 
     def _last_boundary_at_or_before(self, limit: int, start: int) -> int:
         """The last batch boundary in [start, limit] (`start` is a boundary)."""
-        pos = max(start, self.index.floor_position(limit))
-        for pos, header in self.iter_headers(pos):  # noqa: B020 - pos is the loop cursor
-            if pos + header.size > limit:
-                return pos
+        walk_from = max(start, self.index.floor_position(limit))
+        for position, header in self.iter_headers(walk_from):
+            if position + header.size > limit:
+                return position
         return self.size
 
     def read(self, offset: int, max_bytes: int, max_offset: int) -> bytes | None:

@@ -332,3 +332,16 @@ def test_records_without_keys_are_kept(open_log: OpenLog) -> None:
     assert stats.segments_cleaned > 0
     kept = read_all(log)
     assert sum(1 for r in kept if r.key is None) == 8
+
+
+def test_needs_compaction_follows_the_dirty_ratio(open_log: OpenLog) -> None:
+    log = open_log(**COMPACT, min_cleanable_dirty_ratio=0.5)
+    _produce(log, 300)
+    assert log.compaction_dirty_ratio(log.log_end_offset) == 1.0
+    assert log.needs_compaction(log.log_end_offset)
+    assert not log.needs_compaction(0)  # nothing below the high watermark
+    log.compact(BASE_TS, log.log_end_offset)
+    assert log.compaction_dirty_ratio(log.log_end_offset) == 0.0
+    assert not log.needs_compaction(log.log_end_offset)
+    _produce(log, 600, seed=2)
+    assert log.needs_compaction(log.log_end_offset)
