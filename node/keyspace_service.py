@@ -456,8 +456,11 @@ class KeyspaceService:
 
     def _on_truncated(self, replica: Replica) -> None:
         shard = self._shard_of(replica)
-        if shard is not None and shard.next_apply > replica.log.log_end_offset:
+        if shard is None:
+            return
+        if shard.next_apply > replica.log.log_end_offset:
             shard.reset_state()
+        shard.schedule_apply()  # behind a new log start: installs a snapshot
 
     def _decide_init(self, state: ClusterState, tracker: Any, now: float) -> list[dict[str, Any]]:
         """Create the keyspace once every voter is live (so shards spread over all of them)."""
