@@ -161,17 +161,22 @@ def _lower(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape").lower()
 
 
-def key_positions(spec: CommandSpec, argv: Sequence[bytes]) -> list[int]:
+def key_positions(spec: CommandSpec, argv: Sequence[bytes], include_not_key: bool = True) -> list[int]:
     """Indices of the key arguments of ``argv`` (which includes the command
     name), found with the key specs exactly as Redis 7.0's
     ``getKeysUsingKeySpecs`` does, so movable-key commands are handled.
 
     Raises :class:`KeyExtractionError` when a spec cannot be satisfied
     (``ZUNIONSTORE dst 0``, a ``numkeys`` beyond the arguments, ...).
+
+    ``include_not_key``: also the arguments of ``not_key`` specs (SPUBLISH's channel, which
+    routes by slot like a key); ``COMMAND GETKEYS`` leaves them out.
     """
     argc = len(argv)
     positions: list[int] = []
     for key_spec in spec.key_specs:
+        if not include_not_key and "not_key" in key_spec.flags:
+            continue
         begin = key_spec.begin_search
         if isinstance(begin, BeginIndex):
             first = begin.index
@@ -207,13 +212,14 @@ def key_positions(spec: CommandSpec, argv: Sequence[bytes]) -> list[int]:
     return positions
 
 
-def get_keys(argv: Sequence[bytes]) -> list[bytes]:
-    """The key arguments of ``argv`` (``[]`` for an unknown or keyless
-    command). What the SDK routes by and what ``COMMAND GETKEYS`` answers."""
+def get_keys(argv: Sequence[bytes], include_not_key: bool = True) -> list[bytes]:
+    """The key arguments of ``argv`` (``[]`` for an unknown or keyless command): what the
+    SDK routes by (channels of sharded pub/sub included) and, with
+    ``include_not_key=False``, what ``COMMAND GETKEYS`` answers."""
     spec = lookup(argv)
     if spec is None:
         return []
-    return [argv[i] for i in key_positions(spec, argv)]
+    return [argv[i] for i in key_positions(spec, argv, include_not_key)]
 
 
 def _find_keyword(argv: Sequence[bytes], begin: BeginKeyword) -> int | None:

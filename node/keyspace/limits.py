@@ -6,8 +6,9 @@ command fails whole with Redis's error text and never half-applies:
 * a key longer than ``max_key_bytes`` or any other argument longer than
   ``max_value_bytes``, or a string that APPEND/SETRANGE would grow past it:
   ``ERR string exceeds maximum allowed size (proto-max-bulk-len)``;
-* a ``denyoom`` command (one that may add data) when the shard already holds
-  ``max_keys`` keys, or one that would grow a collection past ``max_elements``:
+* a ``denyoom`` command (one that may add data) naming a key that does not exist while the
+  shard already holds ``max_keys`` keys, or one that would grow a collection past
+  ``max_elements``:
   ``OOM command not allowed when used memory > 'maxmemory'.`` — Redis's reply when it is
   out of memory, which is what these limits stand in for.
 """

@@ -271,7 +271,13 @@ class Keyspace:
             raise RedisError(STRING_TOO_LONG)
         if any(len(arg) > limits.max_value_bytes for arg in argv):
             raise RedisError(STRING_TOO_LONG)
-        if info.spec.denies_oom and self.db.key_count >= limits.max_keys:
+        # At the key limit, a command that may add data and names a key that does not
+        # exist yet (it could create it) is refused, as Redis refuses them past maxmemory.
+        if (
+            info.spec.denies_oom
+            and self.db.key_count >= limits.max_keys
+            and any(self.db.lookup(key) is None for key in info.keys)
+        ):
             raise RedisError(OOM)
 
     # --- reads --------------------------------------------------------------------------
