@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from cluster.limits import MAX_COMPACTION_MAP_KEYS
@@ -97,15 +97,28 @@ class CleanedGroup:
 class _Pass:
     config: LogConfig
     tombstone_horizon: int  # tombstones with timestamp <= this are removed
+    should_stop: Callable[[], bool]  # polled between batches (the log is closing)
     latest_offsets: dict[bytes, int] = field(default_factory=dict)
     stats: CompactionStats = field(default_factory=CompactionStats)
 
 
+class CompactionCancelled(Exception):
+    """The pass was stopped (the log is closing); nothing was swapped in."""
+
+
 def clean(
-    directory: str, sources: list[SourceSegment], config: LogConfig, now_ms: int
+    directory: str,
+    sources: list[SourceSegment],
+    config: LogConfig,
+    now_ms: int,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[list[CleanedGroup], CompactionStats]:
-    """Steps 2 and 3: returns the fsynced outputs (not yet swapped in) and stats."""
-    work = _Pass(config, now_ms - config.delete_retention_ms)
+    """Steps 2 and 3: returns the fsynced outputs (not yet swapped in) and stats.
+
+    Raises CompactionCancelled (after removing its output) if `should_stop()`
+    turns true.
+    """
+    work = _Pass(config, now_ms - config.delete_retention_ms, should_stop)
     covered = _build_key_map(sources, work)
     groups: list[CleanedGroup] = []
     try:
@@ -119,10 +132,12 @@ def clean(
     return groups, work.stats
 
 
-def _records(source: SourceSegment) -> Iterator[tuple[memoryview, list[Record]]]:
+def _records(source: SourceSegment, work: _Pass) -> Iterator[tuple[memoryview, list[Record]]]:
     """Each batch of a source segment with its records, streamed (segments are big)."""
     try:
         for _, _, data in scan_batches(source.fd, 0, source.size, verify=True):
+            if work.should_stop():
+                raise CompactionCancelled()
             yield data, decode_records(data, verify_crc=False)
     except CorruptBatchError as exc:
         raise LogStorageError(
@@ -137,7 +152,7 @@ def _build_key_map(sources: list[SourceSegment], work: _Pass) -> int:
     for source in sources:
         if covered and len(latest) >= MAX_COMPACTION_MAP_KEYS:
             break  # the next pass picks up from here
-        for _, records in _records(source):
+        for _, records in _records(source, work):
             for record in records:
                 if record.key is not None:
                     latest[record.key] = record.offset
@@ -186,7 +201,7 @@ def _copy_segment(source: SourceSegment, output: Segment, work: _Pass) -> None:
     latest = work.latest_offsets
     horizon = work.tombstone_horizon
     stats.bytes_before += source.size
-    for data, records in _records(source):
+    for data, records in _records(source, work):
         header = parse_header(data)
         kept: list[Record] = []
         for record in records:

@@ -158,6 +158,7 @@ class PartitionLog:
         self._cleaned_upto = 0  # the last compaction pass covered offsets below this
         self._offline_reason: str | None = None
         self._closed = False
+        self._closing = False  # tells a running compaction pass to stop
         self.last_recovery: RecoveryReport | None = None
 
     # ================================================================== open / recovery
@@ -693,7 +694,11 @@ class PartitionLog:
             if not sources:
                 return CompactionStats()
             try:
-                groups, stats = cleaner.clean(self.directory, sources, self._config, now_ms)
+                groups, stats = cleaner.clean(
+                    self.directory, sources, self._config, now_ms, lambda: self._closing
+                )
+            except cleaner.CompactionCancelled:
+                return CompactionStats(aborted=True)
             finally:
                 for source in sources:
                     os.close(source.fd)
@@ -801,7 +806,14 @@ class PartitionLog:
                 raise self._go_offline(f"cannot write the recovery point: {exc}") from exc
 
     def close(self) -> None:
-        """Flush, mark the shutdown clean (the next open skips the full scan), release."""
+        """Flush, mark the shutdown clean (the next open skips the full scan), release.
+
+        A compaction pass running in another thread is stopped first (it notices
+        within one batch and leaves nothing behind).
+        """
+        self._closing = True
+        with self._compaction_lock:  # waits for a running pass to stop
+            pass
         with self._lock:
             if self._closed:
                 return

@@ -345,3 +345,28 @@ def test_needs_compaction_follows_the_dirty_ratio(open_log: OpenLog) -> None:
     assert not log.needs_compaction(log.log_end_offset)
     _produce(log, 600, seed=2)
     assert log.needs_compaction(log.log_end_offset)
+
+
+@pytest.mark.parametrize("stop_at", [50, 200])  # in the map pass, in the copy pass
+def test_closing_the_log_cancels_a_running_pass(
+    open_log: OpenLog, monkeypatch: pytest.MonkeyPatch, stop_at: int
+) -> None:
+    log = open_log(**COMPACT)
+    written = _produce(log, 300)
+    real_decode = cleaner.decode_records
+    calls = 0
+
+    def decode_then_close_requested(*args: object, **kwargs: object) -> list[Record]:
+        nonlocal calls
+        calls += 1
+        if calls == stop_at:  # as if close() had been called from another thread now
+            log._closing = True
+        return real_decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cleaner, "decode_records", decode_then_close_requested)
+    stats = log.compact(BASE_TS, log.log_end_offset)
+    assert stats.aborted and calls == stop_at  # stopped at the next batch
+    assert not [n for n in os.listdir(log.directory) if n.endswith(".cleaned")]
+    log.close()
+    log = open_log(**COMPACT)
+    assert read_all(log) == written
