@@ -6,6 +6,7 @@ rules and `node.storage.batch` for the record batch format.
 
 from node.storage.batch import (
     BatchHeader,
+    BatchView,
     Compression,
     Record,
     build_batch,
@@ -15,6 +16,7 @@ from node.storage.batch import (
     parse_header,
     stamp,
     validate_batch,
+    validate_produced_batch,
 )
 from node.storage.cleaner import CompactionStats
 from node.storage.config import LogConfig
@@ -32,6 +34,7 @@ from node.storage.log import AppendInfo, PartitionLog, RecoveryReport
 __all__ = [
     "AppendInfo",
     "BatchHeader",
+    "BatchView",
     "CompactionStats",
     "Compression",
     "CorruptBatchError",
@@ -52,4 +55,5 @@ __all__ = [
     "parse_header",
     "stamp",
     "validate_batch",
+    "validate_produced_batch",
 ]

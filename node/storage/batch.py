@@ -32,15 +32,21 @@ Public API::
     build_batch(records, *, base_offset=0, leader_epoch=-1, producer_id=-1,
                 producer_epoch=-1, base_sequence=-1, compression=Compression.NONE,
                 now_ms=None) -> bytes
-    parse_header(buf, pos=0) -> BatchHeader
+    parse_header(buf, pos=0) -> BatchHeader                        # no checks
+    check_header(header, max_batch_bytes=MAX_BATCH_BYTES) -> None   # field checks only
     validate_batch(buf, *, max_batch_bytes=MAX_BATCH_BYTES, verify_records=False) -> BatchHeader
     validate_produced_batch(buf, *, max_batch_bytes=..., require_keys=False) -> BatchHeader
     stamp(buf, base_offset, leader_epoch) -> bytes
     stamped_prefix(header, base_offset, leader_epoch) -> bytes     # the 16 rewritten bytes
     iter_batches(buf, *, verify=True) -> Iterator[BatchView]       # stops at a partial tail
-    decode_records(batch) -> list[Record]
+    decode_records(batch, *, verify_crc=True,
+                   max_uncompressed_bytes=MAX_UNCOMPRESSED_BATCH_BYTES) -> list[Record]
     decode_batches(buf, *, min_offset=0) -> list[Record]           # all records of a fetch
     encode_retained(header, records) -> bytes                      # used by compaction
+
+`BatchHeader` is a NamedTuple of the fields above (snake_case) with `size`,
+`last_offset`, `next_offset`, `compression` and `last_sequence`; `Record` is
+``(offset, timestamp, key, value, headers)``; `BatchView` is ``(header, data)``.
 
 Everything read from outside is size-checked against `cluster.limits` before
 anything is allocated; every malformed input raises `CorruptBatchError`.

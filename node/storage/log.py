@@ -817,14 +817,18 @@ class PartitionLog:
         with self._lock:
             if self._closed:
                 return
+        try:
             if self._offline_reason is None:
-                self._segments[-1].seal()  # completes the time index of the active segment
-        if self._offline_reason is None:
-            self.flush()
+                with self._lock:
+                    self._guard_io(self._segments[-1].seal)  # completes the time index
+                self.flush()
+                with self._lock:
+                    self._guard_io(
+                        partial(write_file_atomically, self._path(CLEAN_SHUTDOWN_MARKER), b"")
+                    )
+        finally:
             with self._lock:
-                write_file_atomically(self._path(CLEAN_SHUTDOWN_MARKER), b"")
-        with self._lock:
-            self._release_files()
+                self._release_files()  # without the marker, the next open runs recovery
 
     def _release_files(self) -> None:
         self._closed = True
