@@ -102,6 +102,15 @@ def run(root: str, megabytes: int, keys: int) -> None:
          count * len(lz4_batches[0]))
     lz4_log.close()
 
+    small = build_batch([(b"key", b"v" * RECORD_BYTES, None, 1)])
+    small_log = PartitionLog.open(os.path.join(root, "small"), config)
+    count = 100_000
+    seconds, _ = _timed(
+        lambda: [small_log.append_as_leader(small, 1, 0) for _ in range(count)] and count
+    )
+    _row("append_as_leader (1 record)", seconds, count, count, count * len(small))
+    small_log.close()
+
     follower = PartitionLog.open(os.path.join(root, "follower"), config)
 
     def replicate() -> int:
