@@ -87,10 +87,7 @@ class LocalCluster:
         return f"{self.host}:{self.port(node_id, service)}"
 
     def addresses(self) -> dict[str, dict[str, str]]:
-        return {
-            str(i): {svc: self.address(i, svc) for svc in ("native", "http", "raft", "resp")}
-            for i in self.nodes
-        }
+        return {str(i): {svc: self.address(i, svc) for svc in ("native", "http", "raft", "resp")} for i in self.nodes}
 
     def bootstrap(self) -> list[str]:
         return [self.address(i, "native") for i in self.nodes]
@@ -218,11 +215,7 @@ class LocalCluster:
 
     def exited(self) -> dict[int, int]:
         """Nodes whose process has exited, with their exit codes."""
-        return {
-            i: n.proc.returncode
-            for i, n in self.nodes.items()
-            if n.proc is not None and n.proc.poll() is not None
-        }
+        return {i: n.proc.returncode for i, n in self.nodes.items() if n.proc is not None and n.proc.poll() is not None}
 
     def log_tail(self, node_id: int, lines: int = 20) -> str:
         path = self.node_dir(node_id) / "stdout.log"
@@ -257,11 +250,16 @@ class LocalCluster:
             await conn.close()
 
     async def wait_ready(
-        self, timeout: float = 60.0, expect_live: Sequence[int] | None = None, poll: float = 0.1
+        self,
+        timeout: float = 60.0,
+        expect_live: Sequence[int] | None = None,
+        poll: float = 0.1,
+        keyspace: bool = True,
     ) -> dict[str, Any]:
         """Wait until every running node is healthy (registered with its current
         incarnation, not fenced) and serves the same map with a controller, in which
-        ``expect_live`` (default: every running node) are not fenced."""
+        ``expect_live`` (default: every running node) are not fenced; with ``keyspace``, also
+        until the keyspace exists and every shard has a leader."""
         deadline = time.monotonic() + timeout
         last: Any = None
         while time.monotonic() < deadline:
@@ -278,18 +276,11 @@ class LocalCluster:
                 first = maps[0]
                 assert first is not None
                 same = all(
-                    m is not None
-                    and m["map_epoch"] == first["map_epoch"]
-                    and m["controller"] == first["controller"]
+                    m is not None and m["map_epoch"] == first["map_epoch"] and m["controller"] == first["controller"]
                     for m in maps
                 )
                 live = {int(k) for k, n in first["nodes"].items() if not n["fenced"]}
-                if (
-                    same
-                    and first["controller"] is not None
-                    and first["cluster_id"]
-                    and set(want_live) <= live
-                ):
+                if same and first["controller"] is not None and first["cluster_id"] and set(want_live) <= live:
                     return first
             await asyncio.sleep(poll)
         raise ClusterNotReady(f"cluster not ready after {timeout}s; last maps: {last}")

@@ -24,6 +24,7 @@ from cluster.state import ClusterState, Command
 class _Seen:
     at: float
     incarnation: str | None
+    since: float  # start of the current run of timely heartbeats
 
 
 class LivenessTracker:
@@ -38,7 +39,13 @@ class LivenessTracker:
         self._grace_from = now
 
     def heartbeat(self, node_id: int, incarnation: str, now: float) -> None:
-        self._seen[node_id] = _Seen(now, incarnation)
+        seen = self._seen.get(node_id)
+        fresh = seen is None or seen.incarnation != incarnation or now - seen.at > self.session_timeout_s
+        self._seen[node_id] = _Seen(now, incarnation, now if fresh else seen.since)  # type: ignore[union-attr]
+
+    def alive_since(self, node_id: int) -> float | None:
+        seen = self._seen.get(node_id)
+        return seen.since if seen is not None else None
 
     def last_seen(self, node_id: int) -> float | None:
         seen = self._seen.get(node_id)
@@ -66,6 +73,26 @@ def liveness_decisions(state: ClusterState, tracker: LivenessTracker, now: float
         elif node["fenced"] and alive and tracker.incarnation(node_id) == node["incarnation"]:
             commands.append({"op": "unfence_node", "node_id": node_id, "incarnation": node["incarnation"]})
     return commands
+
+
+def preferred_leader_decisions(
+    state: ClusterState, tracker: LivenessTracker, now: float, stable_for_s: float = 10.0
+) -> list[Command]:
+    """Move leadership back to each partition's preferred replica (the first one) once it
+    has been live and in sync for ``stable_for_s`` (Kafka's auto.leader.rebalance), so load
+    spreads again after a node comes back. One move per tick keeps changes gradual."""
+    for name in sorted(state.topics):
+        for index, p in enumerate(state.topics[name]["partitions"]):
+            preferred = p["replicas"][0]
+            if p["leader"] in (preferred, -1) or preferred not in p["isr"]:
+                continue
+            node = state.node(preferred)
+            since = tracker.alive_since(preferred)
+            if node is None or node["fenced"] or since is None or now - since < stable_for_s:
+                continue
+            return [{"op": "elect_leader", "topic": name, "partition": index, "leader": preferred,
+                     "leader_epoch": p["leader_epoch"]}]  # fmt: skip
+    return []
 
 
 def describe_nodes(state: ClusterState, controller_id: int | None) -> list[dict[str, Any]]:

@@ -261,9 +261,7 @@ class HardenedSyncObj(SyncObj):
             if matched < len(held):
                 conflict_idx = prev_idx + 1 + matched
                 if conflict_idx <= getattr(self, _M + "raftLastApplied"):
-                    log.critical(
-                        "raft: leader asks to truncate applied entry %d (term conflict)", conflict_idx
-                    )
+                    log.critical("raft: leader asks to truncate applied entry %d (term conflict)", conflict_idx)
                 getattr(self, _M + "deleteEntriesFrom")(conflict_idx)
             for expected, entry in enumerate(entries[matched:], start=prev_idx + 1 + matched):
                 command, idx, entry_term = entry
@@ -339,9 +337,7 @@ class MetadataRaft:
             sock.bind((host, int(port)))
         except OSError as exc:
             sock.close()
-            raise OSError(
-                exc.errno, f"cannot bind the Raft port {self.settings.bind}: {exc.strerror}"
-            ) from exc
+            raise OSError(exc.errno, f"cannot bind the Raft port {self.settings.bind}: {exc.strerror}") from exc
         sock.listen(128)
         return sock
 
@@ -457,6 +453,10 @@ class MetadataRaft:
 
     def add_listener(self, listener: Callable[[ClusterState], None]) -> None:
         self._listeners.append(listener)
+
+    def applied_map_epoch(self) -> int:
+        with self._consumer.lock:
+            return self._consumer.state.map_epoch
 
     def state_digest(self) -> str:
         with self._consumer.lock:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from cluster.controller import LivenessTracker, liveness_decisions
+from cluster.controller import LivenessTracker, liveness_decisions, preferred_leader_decisions
 from cluster.errors import ErrorCode, KeystreamError
 from cluster.raft import MetadataRaft
 from cluster.state import ClusterState, Command
@@ -31,7 +31,7 @@ class ControllerService:
         self.tracker = LivenessTracker(session_timeout_s)
         self._tick_s = tick_s
         self._was_leader = False
-        self._deciders: list[Decider] = [liveness_decisions]
+        self._deciders: list[Decider] = [liveness_decisions, preferred_leader_decisions]
         self._in_flight: set[str] = set()
         self._proposals: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
@@ -54,7 +54,9 @@ class ControllerService:
         self.tracker.heartbeat(node_id, incarnation, time.monotonic())
         node = self.raft.snapshot.node(node_id)
         return {
-            "map_epoch": self.raft.snapshot.map_epoch,
+            # the epoch the Raft thread has applied, not the (possibly lagging) published copy:
+            # a node takes a lease from this reply only once it has seen this epoch itself
+            "map_epoch": self.raft.applied_map_epoch(),
             "fenced": bool(node["fenced"]) if node else None,
             "registered": node is not None and node["incarnation"] == incarnation,
         }

@@ -119,6 +119,7 @@ class ShardReplica:
         self._apply_scheduled = False
         self.epoch_noop_offset: int | None = None
         self.epoch_of_noop = -1
+        self.leader_since = 0.0
         self.blocked: dict[bytes, list[asyncio.Future[None]]] = {}
         self.applied_since_snapshot = 0
         self.last_snapshot_at = time.monotonic()
@@ -272,6 +273,7 @@ class ShardReplica:
     def on_role_change(self) -> None:
         if self.replica.role == Role.LEADER:
             if self.epoch_of_noop != self.replica.leader_epoch:
+                self.leader_since = time.monotonic()
                 self.epoch_of_noop = self.replica.leader_epoch
                 self.epoch_noop_offset = None
                 self._outbox.append((self._record(KIND_NOOP, None), None))
@@ -302,6 +304,11 @@ class ShardReplica:
             and self.epoch_noop_offset is not None
             and self.next_apply > self.epoch_noop_offset
         )
+
+    def reads_allowed(self) -> bool:
+        """A new leader also waits one lease length: a previous leader that was moved away
+        (not fenced) may hold a lease granted before the move; it ends by then."""
+        return self.ready_to_serve() and time.monotonic() >= self.leader_since + self.service.node.lease_duration_s
 
     # --- writing --------------------------------------------------------------------------------------------
     def _record(self, kind: int, payload: Any, now_ms: int | None = None) -> bytes:
@@ -517,13 +524,16 @@ class KeyspaceService:
 
     async def _ready(self, shard: ShardReplica, for_read: bool) -> None:
         deadline = time.monotonic() + 5.0
-        while not shard.ready_to_serve():
+        while not (shard.reads_allowed() if for_read else shard.ready_to_serve()):
             if shard.replica.role != Role.LEADER:
                 raise Moved(-1, shard.replica.leader_id)
             if time.monotonic() > deadline:
                 raise KeystreamError(ErrorCode.TRYAGAIN, f"{shard.name} is still catching up as new leader")
-            await shard.wait_applied(shard.replica.log.log_end_offset)
-            await asyncio.sleep(0)
+            if shard.ready_to_serve():  # only the lease wait is left
+                await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            else:
+                await shard.wait_applied(shard.replica.log.log_end_offset)
+                await asyncio.sleep(0)
         if for_read and not self.node.lease_valid():
             raise KeystreamError(ErrorCode.TRYAGAIN, "this node's leadership lease is not confirmed; retry")
 

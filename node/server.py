@@ -257,8 +257,7 @@ class Node:
             if self.raft.is_leader:
                 reply = self.controller.on_heartbeat(self.node_id, self.incarnation)
                 self.fenced = reply["fenced"]
-                if reply.get("registered") and not reply["fenced"]:
-                    self.lease_until = sent_at + self.lease_duration_s
+                self._maybe_extend_lease(reply, sent_at)
             return
         address = self.internal_address(controller_id, "native")
         if address is None:
@@ -274,8 +273,16 @@ class Node:
             timeout=interval * 2,
         )
         self.fenced = reply.get("fenced")
-        if reply.get("registered") and not reply.get("fenced"):
-            self.lease_until = sent_at + self.lease_duration_s
+        self._maybe_extend_lease(reply, sent_at)
+
+    def _maybe_extend_lease(self, reply: dict[str, Any], sent_at: float) -> None:
+        """An acked heartbeat extends the lease, but only once this node has itself seen
+        the map epoch the controller had when it answered: then any leadership this node
+        lost before that answer is already known here (see lease_duration_s)."""
+        if not reply.get("registered") or reply.get("fenced"):
+            return
+        if self.raft.snapshot.map_epoch >= int(reply.get("map_epoch", 0)):
+            self.lease_until = max(self.lease_until, sent_at + self.lease_duration_s)
 
     def _lease_duration(self) -> float:
         """How long an acknowledged heartbeat lets this node act as sole leader.
