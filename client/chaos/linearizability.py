@@ -25,7 +25,11 @@ of one large one.
 kept as an *optional* operation whose completion is at +infinity: the search may
 linearize it anywhere after its invocation or never (never is the same as "after
 everything else", where no one can observe it). An ``info`` cas takes effect iff
-the register holds its expected value at the point chosen.
+the register holds its expected value at the point chosen. Optional operations
+are what makes a search expensive (each stays concurrent with everything after
+it), so those whose value no operation could observe are removed first, an
+exact reduction (``_drop_invisible_unknowns`` proves it). Write unique values in
+workloads: it keeps that reduction, and the counterexamples, effective.
 
 *Search (Wing & Gong, with Lowe's memoisation; the algorithm of Knossos' "wgl"
 and of Porcupine).* Put the invocation and completion events of the key's
@@ -45,23 +49,27 @@ completion event). Walk it from the head:
 
 Success when every required (``ok``) operation is linearized; failure when a
 completion event is met with an empty stack. The memo of configurations (Lowe)
-makes the search visit each (linearized set, value) pair once, which turns the
-exponential worst case into one bounded by the concurrency of the history.
+makes the search visit each (linearized set, value) pair once: the cost grows
+with the length of the history times 2^(operations in flight at once), so keep
+per-key histories to hundreds or a few thousand operations with a handful of
+concurrent clients (as Jepsen's independent-key workloads do).
 
 *Budget.* The number of configurations a key may explore is bounded
 (``max_states_per_key``). A key that exceeds it gets the verdict ``unknown``,
 never ``ok``: an unfinished search proves nothing.
 
-*Counterexamples.* For a failing key we shrink soundly -- only by changes that
-can make a history *more* permissive, so the shrunk history failing still
-proves the original fails: (1) cut to the shortest failing prefix in time (a
-binary search over completion times; operations still pending at the cut become
-``info``), then (2) greedily weaken each other ``ok`` operation to ``info`` (a
-read is dropped) while the history still fails. What remains ``ok`` is a small
-set of facts that no order can explain. The culprit is the operation whose
-completion made the prefix fail; we enumerate the register values it could have
-met in any order valid for the others, and report them next to what it
-actually observed.
+*Counterexamples.* For a failing key we shrink soundly -- only by steps after
+which "the smaller history fails" still implies "the original fails" (see
+``_shrink``): (1) cut to the shortest failing prefix in time (a binary search
+over completion times; operations still pending at the cut become ``info``);
+(2) forget everything before a write that overlaps no other state change (it
+pins the register's value; it stays, shown as a write); (3) drop reads and
+failed compares, and state changes whose value nobody observes, ddmin-style,
+while the history still fails. The searches spent shrinking are bounded too; a
+budget that runs out leaves a larger, still sound, counterexample. The culprit
+is the operation whose completion made the remaining history fail; we
+enumerate the register values it could have met in any order valid for the
+others and report them next to what it actually observed.
 
 Counters and sets are checked by bounds rather than search (``check_counter``,
 ``check_set``).
@@ -178,6 +186,14 @@ def cas(
 
 @dataclass
 class Counterexample:
+    """Operations of one key that no order explains, and why.
+
+    ``operations`` is a failing history by itself: the ``ok`` facts left after
+    shrinking plus the unknown-outcome writes of values they observed. A write
+    that stands for the history before it (see ``_anchor_cut``) is shown as the
+    write of its value even if it was a cas.
+    """
+
     key: Hashable
     operations: list[Op]  # the facts no order explains, by invocation time
     culprit: Op | None  # the operation whose completion made the history fail
