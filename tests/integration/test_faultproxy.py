@@ -643,3 +643,48 @@ async def test_embedded_server_on_the_running_loop() -> None:
         writer.close()
     upstream.close()
     await upstream.wait_closed()
+
+
+@ours_only
+async def test_toxicity_draws_replay_from_the_seed() -> None:
+    """A toxic with toxicity 0.5 hits the same connections under the same seed."""
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def affected_connections(seed: int, upstream_port: int) -> list[bool]:
+        async with FaultProxyServer(f"{LOOPBACK}:0", seed=seed) as server, aiohttp.ClientSession(
+            server.url
+        ) as http:
+            upstream = f"{LOOPBACK}:{upstream_port}"
+            created = await http.post("/proxies", json={"name": "p", "upstream": upstream})
+            host, port = (await created.json())["listen"].rsplit(":", 1)
+            # limit_data 1 on half the connections: those echo one byte, then close.
+            toxic = {"type": "limit_data", "toxicity": 0.5, "attributes": {"bytes": 1}}
+            assert (await http.post("/proxies/p/toxics", json=toxic)).status == 200
+            pattern = []
+            for _ in range(16):  # one connection at a time: serials are deterministic
+                reader, writer = await asyncio.open_connection(host, int(port))
+                writer.write(b"ab")
+                writer.write_eof()  # the echo server closes once it sees the end
+                got = await asyncio.wait_for(reader.read(), IO_DEADLINE_S)
+                assert got in (b"a", b"ab")
+                pattern.append(got == b"a")
+                writer.close()
+            return pattern
+
+    upstream = await asyncio.start_server(echo, LOOPBACK, 0)
+    upstream_port = upstream.sockets[0].getsockname()[1]
+    try:
+        first = await affected_connections(seed=21, upstream_port=upstream_port)
+        again = await affected_connections(seed=21, upstream_port=upstream_port)
+        other = await affected_connections(seed=22, upstream_port=upstream_port)
+    finally:
+        upstream.close()
+        await upstream.wait_closed()
+    assert first == again
+    assert 0 < sum(first) < len(first)  # a mix, as toxicity 0.5 should give
+    assert other != first
