@@ -180,14 +180,16 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     try:
+        # Readiness is the server's own log line. Read the raw pipe: a buffered readline
+        # could keep that line in its buffer while select() waits for more.
         deadline = time.monotonic() + 15
-        log: list[bytes] = []
-        while not any(b"Ready to accept connections" in line for line in log):
+        log = b""
+        while b"Ready to accept connections" not in log:
             readable, _, _ = select.select([proc.stdout], [], [], max(deadline - time.monotonic(), 0))
-            line = proc.stdout.readline() if readable else b""
-            if not line:
-                raise RuntimeError(f"redis-server did not start: {b''.join(log)!r}")
-            log.append(line)
+            chunk = os.read(proc.stdout.fileno(), 65536) if readable else b""
+            if not chunk:
+                raise RuntimeError(f"redis-server did not start: {log!r}")
+            log += chunk
         threading.Thread(target=proc.stdout.read, daemon=True).start()
         conn = RawRedis(port)
         assert conn.call([b"CLUSTER", b"ADDSLOTSRANGE", b"0", b"16383"]) == ("+", b"OK")

@@ -8,6 +8,7 @@ are Redis's own.
 
 from __future__ import annotations
 
+import os
 import select
 import shutil
 import socket
@@ -157,16 +158,19 @@ def redis_server(cluster: bool = True, extra: tuple[str, ...] = ()) -> Iterator[
 
 
 def _wait_for_log_line(proc: subprocess.Popen[bytes], needle: bytes, timeout: float) -> None:
+    """Read the server's output until ``needle`` appears. Reads the raw pipe (``os.read``):
+    a buffered ``readline`` could hold the line in its buffer while ``select`` waits."""
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     deadline = time.monotonic() + timeout
-    log: list[bytes] = []
-    while not any(needle in line for line in log):
+    log = b""
+    while needle not in log:
         remaining = deadline - time.monotonic()
-        readable, _, _ = select.select([proc.stdout], [], [], max(remaining, 0))
-        line = proc.stdout.readline() if readable else b""
-        if not line:
-            raise RuntimeError(f"redis-server did not start: {b''.join(log)!r}")
-        log.append(line)
+        readable, _, _ = select.select([fd], [], [], max(remaining, 0))
+        chunk = os.read(fd, 65536) if readable else b""
+        if not chunk:
+            raise RuntimeError(f"redis-server did not start: {log!r}")
+        log += chunk
 
 
 def _assign_all_slots(port: int) -> None:
