@@ -7,7 +7,9 @@ the SDK, and prints what it does:
    at the same map epoch;
 2. the log: creates the topic `demo` (6 partitions, 3 replicas) unless it
    exists, produces keyed records with acks=all to partitions led by
-   different nodes, and consumes them back from where this run started.
+   different nodes, and consumes them back from where this run started;
+3. the keyspace: strings, a counter, a hash, a sorted set and a TTL, on keys
+   whose slots belong to shards led by different nodes.
 
 Environment:
   KEYSTREAM_BOOTSTRAP  comma-separated native addresses (node1:9092,...)
@@ -136,6 +138,41 @@ async def log_demo(bootstrap: str, topic: str, count: int, deadline_s: float) ->
         print(f"consumed all {count} records back, in order per partition, from {len(got)} partitions")
 
 
+# --- 3. the keyspace, with the SDK ----------------------------------------------------------------
+
+
+def text(value: Any) -> Any:
+    """Replies with bytes decoded, for printing."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, list):
+        return [text(v) for v in value]
+    if isinstance(value, dict):
+        return {text(k): text(v) for k, v in value.items()}
+    return value
+
+
+async def keyspace_demo(bootstrap: str) -> None:
+    from cluster.slots import key_slot
+
+    async with Keystream(bootstrap) as ks:
+        kv = ks.kv
+        await kv.set("greeting", "hello from the compose demo")
+        print(f"SET greeting -> GET greeting = {text(await kv.get('greeting'))!r}")
+        visits = await kv.incr("demo:visits")
+        print(f"INCR demo:visits = {visits} (one more every time the demo runs)")
+        await kv.hset("user:{ann}", "name", "Ann", "lang", "python")
+        print(f"HSET/HGETALL user:{{ann}} = {text(await kv.hgetall('user:{ann}'))}")
+        await kv.zadd("board", 30, "ann", 20, "bob", 10, "cy")
+        print(f"ZADD/ZRANGE board = {text(await kv.zrange('board', 0, -1, 'WITHSCORES'))}")
+        await kv.set("session:42", "short-lived", ex=60)
+        print(f"SET session:42 EX 60 -> TTL = {await kv.ttl('session:42')}")
+        print("where these keys live (slot -> shard leader):")
+        for key in ("greeting", "demo:visits", "user:{ann}", "board", "session:42"):
+            slot = key_slot(key.encode())
+            print(f"  {key}: slot {slot}, node {kv.node_for_slot(slot)}")
+
+
 def main() -> int:
     bases = [b.strip().rstrip("/") for b in os.environ.get("KEYSTREAM_HTTP", "").split(",") if b.strip()]
     bootstrap = os.environ.get("KEYSTREAM_BOOTSTRAP", "")
@@ -154,6 +191,8 @@ def main() -> int:
             deadline_s,
         )
     )
+    print("\n== the keyspace: SDK key-value commands, routed by hash slot")
+    asyncio.run(keyspace_demo(bootstrap))
     return 0
 
 
