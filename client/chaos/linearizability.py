@@ -281,19 +281,13 @@ def _drop_invisible_unknowns(ops: list[Op]) -> list[Op]:
     for _round in range(len(ops) + 1):  # each round removes at least one op, or stops
         observed = {op.value for op in current if op.f == READ}
         observed |= {op.expected for op in current if op.f == CAS}
-        failed_compares = [
-            op for op in current if op.f == CAS and op.outcome is Outcome.OK and op.swapped is False
-        ]
+        failed_compares = [op for op in current if op.f == CAS and op.outcome is Outcome.OK and op.swapped is False]
         latest_failed_compare = max((op.end for op in failed_compares), default=-math.inf)
 
         kept = [
             op
             for op in current
-            if not (
-                op.outcome is Outcome.INFO
-                and op.value not in observed
-                and latest_failed_compare < op.invoke
-            )
+            if not (op.outcome is Outcome.INFO and op.value not in observed and latest_failed_compare < op.invoke)
         ]
         if len(kept) == len(current):
             return current
@@ -490,9 +484,7 @@ def _reduce(items: list[Op], still_fails: Callable[[set[int]], bool], budget: _S
     return items
 
 
-def _shortest_failing_prefix(
-    ops: list[Op], initial: Any, budget: _ShrinkBudget
-) -> tuple[list[Op], Op | None]:
+def _shortest_failing_prefix(ops: list[Op], initial: Any, budget: _ShrinkBudget) -> tuple[list[Op], Op | None]:
     """Cut ``ops`` (failing) at the earliest completion time at which it already fails.
 
     Failing prefixes are upward closed in time, so a binary search finds the cut.

@@ -36,9 +36,7 @@ from toxiproxy.proxy import Proxy
 from client.chaos.faultproxy import FaultProxyProcess, FaultProxyServer, host_port_of
 from client.chaos.faultproxy.process import TOXIPROXY_URL_ENV, toxiproxy_endpoint
 
-ours_only = pytest.mark.skipif(
-    bool(os.environ.get(TOXIPROXY_URL_ENV)), reason="tests our fault proxy specifically"
-)
+ours_only = pytest.mark.skipif(bool(os.environ.get(TOXIPROXY_URL_ENV)), reason="tests our fault proxy specifically")
 
 LOOPBACK = "127.0.0.1"
 IO_DEADLINE_S = 5.0  # upper bound on any single wait for data that should arrive
@@ -309,9 +307,7 @@ def test_toxic_listing_update_and_delete(toxiproxy: ToxiproxyHarness, echo_serve
 # --- toxics, measured -------------------------------------------------------------------------
 
 
-def test_latency_adds_at_least_the_configured_delay(
-    toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer
-) -> None:
+def test_latency_adds_at_least_the_configured_delay(toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer) -> None:
     proxy = toxiproxy.create(echo_server.address)
     with connect(proxy) as sock:
         assert round_trip_s(sock) < FAST_S
@@ -328,9 +324,7 @@ def test_latency_adds_at_least_the_configured_delay(
         assert round_trip_s(fresh) < FAST_S
 
 
-def test_removing_latency_releases_data_in_flight(
-    toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer
-) -> None:
+def test_removing_latency_releases_data_in_flight(toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer) -> None:
     proxy = toxiproxy.create(echo_server.address)
     proxy.add_toxic(type="latency", attributes={"latency": 30_000})
     with connect(proxy) as sock:
@@ -343,9 +337,7 @@ def test_removing_latency_releases_data_in_flight(
         assert time.monotonic() - start < 2.0  # not the 30 s the toxic asked for
 
 
-def test_upstream_toxic_leaves_downstream_alone(
-    toxiproxy: ToxiproxyHarness, peer_server: LoopbackServer
-) -> None:
+def test_upstream_toxic_leaves_downstream_alone(toxiproxy: ToxiproxyHarness, peer_server: LoopbackServer) -> None:
     proxy = toxiproxy.create(peer_server.address)
     proxy.add_toxic(type="latency", stream="upstream", attributes={"latency": 1000})
     with connect(proxy) as client:
@@ -378,9 +370,7 @@ def test_downstream_timeout_black_holes_only_downstream(
             assert recv_exactly(server, 4) == b"more"
 
 
-def test_timeout_zero_holds_until_removed_then_closes(
-    toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer
-) -> None:
+def test_timeout_zero_holds_until_removed_then_closes(toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer) -> None:
     proxy = toxiproxy.create(echo_server.address)
     with connect(proxy) as sock:
         proxy.add_toxic(name="blackhole", type="timeout", attributes={"timeout": 0})
@@ -444,13 +434,9 @@ def test_bandwidth_limits_throughput(toxiproxy: ToxiproxyHarness, peer_server: L
         assert upstream_s < FAST_S
 
 
-def test_slicer_cuts_data_into_delayed_pieces(
-    toxiproxy: ToxiproxyHarness, peer_server: LoopbackServer
-) -> None:
+def test_slicer_cuts_data_into_delayed_pieces(toxiproxy: ToxiproxyHarness, peer_server: LoopbackServer) -> None:
     proxy = toxiproxy.create(peer_server.address)
-    proxy.add_toxic(
-        type="slicer", attributes={"average_size": 20, "size_variation": 5, "delay": 20_000}
-    )
+    proxy.add_toxic(type="slicer", attributes={"average_size": 20, "size_variation": 5, "delay": 20_000})
     payload = bytes(range(200))
     with connect(proxy) as client, peer_server.accept() as server:
         server.sendall(payload)
@@ -509,9 +495,7 @@ def test_disable_closes_connections_and_refuses_new_ones(
         assert round_trip_s(again) < FAST_S
 
 
-def test_reset_enables_proxies_and_removes_toxics(
-    toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer
-) -> None:
+def test_reset_enables_proxies_and_removes_toxics(toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer) -> None:
     first = toxiproxy.create(echo_server.address)
     second = toxiproxy.create(echo_server.address)
     first.add_toxic(type="timeout", attributes={"timeout": 0})
@@ -578,9 +562,7 @@ def test_populate_creates_keeps_and_replaces(
 
 
 @ours_only
-def test_proxies_may_only_listen_on_loopback(
-    toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer
-) -> None:
+def test_proxies_may_only_listen_on_loopback(toxiproxy: ToxiproxyHarness, echo_server: LoopbackServer) -> None:
     reply = requests.post(
         f"{toxiproxy.url}/proxies",
         json={"name": toxiproxy.name(), "listen": "0.0.0.0:0", "upstream": echo_server.address},
@@ -591,9 +573,7 @@ def test_proxies_may_only_listen_on_loopback(
 
 @ours_only
 def test_browsers_are_refused(toxiproxy: ToxiproxyHarness) -> None:
-    reply = requests.get(
-        f"{toxiproxy.url}/proxies", headers={"User-Agent": "Mozilla/5.0"}, timeout=5
-    )
+    reply = requests.get(f"{toxiproxy.url}/proxies", headers={"User-Agent": "Mozilla/5.0"}, timeout=5)
     assert reply.status_code == 403
 
 
@@ -618,15 +598,11 @@ async def test_embedded_server_on_the_running_loop() -> None:
     loop = asyncio.get_running_loop()
     upstream = await asyncio.start_server(echo, LOOPBACK, 0)
     upstream_port = upstream.sockets[0].getsockname()[1]
-    async with FaultProxyServer(f"{LOOPBACK}:0", seed=5) as server, aiohttp.ClientSession(
-        server.url
-    ) as http:
+    async with FaultProxyServer(f"{LOOPBACK}:0", seed=5) as server, aiohttp.ClientSession(server.url) as http:
         created = await http.post("/proxies", json={"name": "e", "upstream": f"{LOOPBACK}:{upstream_port}"})
         assert created.status == 201
         host, port = (await created.json())["listen"].rsplit(":", 1)
-        toxic = await http.post(
-            "/proxies/e/toxics", json={"type": "latency", "attributes": {"latency": 200}}
-        )
+        toxic = await http.post("/proxies/e/toxics", json={"type": "latency", "attributes": {"latency": 200}})
         assert toxic.status == 200
         reader, writer = await asyncio.open_connection(host, int(port))
         start = loop.time()
@@ -656,9 +632,7 @@ async def test_toxicity_draws_replay_from_the_seed() -> None:
         writer.close()
 
     async def affected_connections(seed: int, upstream_port: int) -> list[bool]:
-        async with FaultProxyServer(f"{LOOPBACK}:0", seed=seed) as server, aiohttp.ClientSession(
-            server.url
-        ) as http:
+        async with FaultProxyServer(f"{LOOPBACK}:0", seed=seed) as server, aiohttp.ClientSession(server.url) as http:
             upstream = f"{LOOPBACK}:{upstream_port}"
             created = await http.post("/proxies", json={"name": "p", "upstream": upstream})
             host, port = (await created.json())["listen"].rsplit(":", 1)

@@ -30,9 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="HTTP API address host:port (default %(default)s; port 0 picks a free port)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw")
-    parser.add_argument(
-        "--config", type=Path, help="JSON list of proxies to create at startup (as /populate)"
-    )
+    parser.add_argument("--config", type=Path, help="JSON list of proxies to create at startup (as /populate)")
     parser.add_argument(
         "--allow-remote-listen",
         action="store_true",
@@ -43,9 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> int:
-    server = FaultProxyServer(
-        args.listen, seed=args.seed, allow_remote_listen=args.allow_remote_listen
-    )
+    server = FaultProxyServer(args.listen, seed=args.seed, allow_remote_listen=args.allow_remote_listen)
     await server.start()
     try:
         if args.config is not None:

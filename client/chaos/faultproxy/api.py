@@ -27,9 +27,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        text=json.dumps(data) + "\n", status=status, content_type="application/json"
-    )
+    return web.Response(text=json.dumps(data) + "\n", status=status, content_type="application/json")
 
 
 def _error(error: ApiError) -> web.Response:
@@ -119,9 +117,7 @@ async def toxic_create(request: web.Request) -> web.Response:
 
 
 async def toxic_show(request: web.Request) -> web.Response:
-    return _json(
-        _registry(request).show_toxic(request.match_info["proxy"], request.match_info["toxic"])
-    )
+    return _json(_registry(request).show_toxic(request.match_info["proxy"], request.match_info["toxic"]))
 
 
 async def toxic_update(request: web.Request) -> web.Response:

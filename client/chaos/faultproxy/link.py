@@ -254,9 +254,7 @@ class ResetPeerStage(Stage):
     def _arm(self) -> None:
         self.triggered = True
         self.lost_data = True
-        self._start_timer(
-            self.spec.attr("timeout") / 1000.0, lambda: self.link.connection.close(reset=True)
-        )
+        self._start_timer(self.spec.attr("timeout") / 1000.0, lambda: self.link.connection.close(reset=True))
 
     async def on_chunk(self, chunk: Chunk, emit: Emit) -> None:
         if not self.triggered:
@@ -474,9 +472,7 @@ class Connection:
         """Start both links with the proxy's current toxics."""
         self.upstream = upstream_writer
         self.links = {
-            Stream.UPSTREAM: Link(
-                self, Stream.UPSTREAM, client_reader, upstream_writer, self.rng_for(Stream.UPSTREAM)
-            ),
+            Stream.UPSTREAM: Link(self, Stream.UPSTREAM, client_reader, upstream_writer, self.rng_for(Stream.UPSTREAM)),
             Stream.DOWNSTREAM: Link(
                 self, Stream.DOWNSTREAM, upstream_reader, self.client, self.rng_for(Stream.DOWNSTREAM)
             ),

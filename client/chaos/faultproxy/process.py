@@ -56,9 +56,7 @@ class FaultProxyProcess:
         if self._process is not None:
             raise RuntimeError("already started")
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            path for path in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if path
-        )
+        env["PYTHONPATH"] = os.pathsep.join(path for path in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if path)
         argv = [
             sys.executable,
             "-m",

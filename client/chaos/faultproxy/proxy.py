@@ -101,9 +101,7 @@ class Proxy:
         if self.enabled:
             return
         sock = await self._bind()
-        self._server = await asyncio.start_server(
-            self._accept, sock=sock, backlog=limits.LISTEN_BACKLOG
-        )
+        self._server = await asyncio.start_server(self._accept, sock=sock, backlog=limits.LISTEN_BACKLOG)
         bound_host, bound_port = sock.getsockname()[:2]
         self.listen = join_host_port(bound_host, bound_port)
         self.enabled = True
@@ -116,9 +114,7 @@ class Proxy:
             raise ApiError(f"listen tcp {exc}", 500) from None
         loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(
-                host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-            )
+            infos = await loop.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         except OSError as exc:
             raise ApiError(f"listen tcp {self.listen}: {exc}", 500) from None
         family, sock_type, proto, _canon, sockaddr = infos[0]
@@ -155,9 +151,7 @@ class Proxy:
     def forget(self, connection: Connection) -> None:
         self._connections.discard(connection)
 
-    async def _accept(
-        self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
-    ) -> None:
+    async def _accept(self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         if not self.enabled or len(self._connections) >= limits.MAX_CONNECTIONS_PER_PROXY:
             abort_with_rst(client)
             return

@@ -141,9 +141,7 @@ def _optional_toxicity(body: Mapping[str, Any], default: float) -> float:
     return float(value)
 
 
-def _parse_attributes(
-    toxic_type: str, raw: object, base: Mapping[str, int] | None = None
-) -> dict[str, int]:
+def _parse_attributes(toxic_type: str, raw: object, base: Mapping[str, int] | None = None) -> dict[str, int]:
     """Known attributes of ``toxic_type`` from ``raw``, over ``base`` (or zeros)."""
     names = TOXIC_ATTRIBUTES[toxic_type]
     parsed = {name: 0 for name in names} if base is None else dict(base)

@@ -165,9 +165,7 @@ def test_bandwidth_virtual_clock_queues_but_grants_no_idle_credit() -> None:
     second = bandwidth_next_free(now=10.0, link_free_at=first, size=1000, rate_kb_per_s=10)
     assert (first, second) == (pytest.approx(10.1), pytest.approx(10.2))
     # Idle for a long time: no burst allowance, the piece still takes its time.
-    assert bandwidth_next_free(now=50.0, link_free_at=second, size=1000, rate_kb_per_s=10) == (
-        pytest.approx(50.1)
-    )
+    assert bandwidth_next_free(now=50.0, link_free_at=second, size=1000, rate_kb_per_s=10) == (pytest.approx(50.1))
 
 
 @settings(max_examples=300, deadline=None)
@@ -177,9 +175,7 @@ def test_bandwidth_virtual_clock_queues_but_grants_no_idle_credit() -> None:
     variation=st.integers(min_value=-5, max_value=600),
     seed=st.integers(min_value=0, max_value=2**32),
 )
-def test_slices_cover_the_chunk_in_bounded_pieces(
-    length: int, average: int, variation: int, seed: int
-) -> None:
+def test_slices_cover_the_chunk_in_bounded_pieces(length: int, average: int, variation: int, seed: int) -> None:
     sizes = slice_sizes(length, average, variation, random.Random(seed))
     assert sum(sizes) == length
     assert all(size >= 1 for size in sizes)

@@ -253,9 +253,7 @@ def brute_force_linearizable(ops: Sequence[Op], initial: Any = None) -> bool:
         for chosen in itertools.combinations(maybe, size):
             for order in itertools.permutations([*done, *chosen]):
                 respects_time = all(
-                    not must_precede(later, earlier)
-                    for i, earlier in enumerate(order)
-                    for later in order[i + 1 :]
+                    not must_precede(later, earlier) for i, earlier in enumerate(order) for later in order[i + 1 :]
                 )
                 if respects_time and replays(order):
                     return True
@@ -297,9 +295,7 @@ def test_checker_agrees_with_brute_force(history: list[Op]) -> None:
 # --- simulated registers ------------------------------------------------------------------------
 
 
-def simulate_register(
-    seed: int, n_ops: int, n_processes: int, info_rate: float, cas_rate: float
-) -> list[Op]:
+def simulate_register(seed: int, n_ops: int, n_processes: int, info_rate: float, cas_rate: float) -> list[Op]:
     """A correct register: each op takes effect at a random instant within its interval.
 
     Processes run one op at a time. Writes and swaps use unique values. An op
@@ -325,22 +321,33 @@ def simulate_register(
         unknown = rng.random() < info_rate
         happened = not unknown or rng.random() < 0.5
         if kind == READ:
-            history.append(Op(READ, "k", invoke, None if unknown else complete, state,
-                              INFO if unknown else Outcome.OK, process=process))
+            history.append(
+                Op(
+                    READ,
+                    "k",
+                    invoke,
+                    None if unknown else complete,
+                    state,
+                    INFO if unknown else Outcome.OK,
+                    process=process,
+                )
+            )
             continue
         next_value += 1
         if kind == WRITE:
             if happened:
                 state = next_value
-            history.append(write("k", next_value, invoke, None if unknown else complete,
-                                 INFO if unknown else Outcome.OK, process))
+            history.append(
+                write("k", next_value, invoke, None if unknown else complete, INFO if unknown else Outcome.OK, process)
+            )
             continue
         expected = state if rng.random() < 0.6 else rng.randint(0, next_value)
         swapped = state == expected
         if swapped and happened:
             state = next_value
-        history.append(cas("k", expected, next_value, invoke, None if unknown else complete,
-                           None if unknown else swapped, process))
+        history.append(
+            cas("k", expected, next_value, invoke, None if unknown else complete, None if unknown else swapped, process)
+        )
     return history
 
 
@@ -350,10 +357,7 @@ def inject_stale_read(history: list[Op], rng: random.Random) -> tuple[list[Op], 
     Needs ok state changes w1 -> w2 in real time (w1 ends before w2 starts) and a
     read invoked after w2 ended; it then returns w1's (unique) value.
     """
-    changes = [
-        op for op in history
-        if op.outcome is Outcome.OK and (op.f == WRITE or (op.f == CAS and op.swapped))
-    ]
+    changes = [op for op in history if op.outcome is Outcome.OK and (op.f == WRITE or (op.f == CAS and op.swapped))]
     if not changes:
         return None
     earliest_end = min(op.end for op in changes)
