@@ -18,3 +18,6 @@ def install_features(node: Node) -> None:
     from node.keyspace_service import KeyspaceService
 
     node.features["keyspace"] = KeyspaceService(node)
+    from node.resp_service import RespService
+
+    node.features["resp"] = RespService(node)

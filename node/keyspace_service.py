@@ -298,6 +298,11 @@ class ShardReplica:
             if self.next_apply > self.replica.high_watermark and self.service.acks == "leader":
                 self.reset_state()
 
+    def caught_up(self) -> bool:
+        """Every record appended or queued so far is applied: a read now sees all of them
+        (the RESP fast path serves a read at once when this holds, else waits on barrier())."""
+        return not self._outbox and self.next_apply >= self.replica.log.log_end_offset
+
     def ready_to_serve(self) -> bool:
         return (
             self.replica.role == Role.LEADER
@@ -552,7 +557,7 @@ class KeyspaceService:
         if info.kind == CommandKind.READ:
             await self._ready(shard, for_read=True)
             await shard.barrier()
-            return shard.keyspace.read(argv, _now_ms())
+            return shard.keyspace.read(argv, _now_ms(), shard.rng)
         await self._ready(shard, for_read=False)
         if info.blocking:
             return await self._blocking(shard, argv, info.keys)
@@ -589,12 +594,12 @@ class KeyspaceService:
                 return None
             shard = random.choice(candidates)
             await shard.barrier()
-            return shard.keyspace.read(argv, _now_ms())
+            return shard.keyspace.read(argv, _now_ms(), shard.rng)
         if name in ("keys",):
             out: list[Reply] = []
             for shard in shards:
                 await shard.barrier()
-                reply = shard.keyspace.read(argv, _now_ms())
+                reply = shard.keyspace.read(argv, _now_ms(), shard.rng)
                 if isinstance(reply, list):
                     out.extend(reply)
             return out
@@ -604,7 +609,7 @@ class KeyspaceService:
             return RedisError("CLUSTERDOWN this node serves no hash slots")
         await shards[0].barrier()
         return (
-            shards[0].keyspace.read(argv, _now_ms())
+            shards[0].keyspace.read(argv, _now_ms(), shards[0].rng)
             if info.kind == CommandKind.READ
             else RedisError(f"ERR {name} needs a key on a cluster")
         )
@@ -632,7 +637,7 @@ class KeyspaceService:
         await self._ready(shard, for_read=True)
         await shard.barrier()
         shard_cursor = encode_keys_cursor(slot, threshold)
-        reply = shard.keyspace.read([argv[0], str(shard_cursor).encode(), *argv[2:]], _now_ms())
+        reply = shard.keyspace.read([argv[0], str(shard_cursor).encode(), *argv[2:]], _now_ms(), shard.rng)
         if not isinstance(reply, list) or len(reply) != 2:
             return reply
         next_cursor = int(reply[0])  # type: ignore[arg-type]
