@@ -63,6 +63,14 @@ class ErrorCode(IntEnum):
     AUTHORIZATION_FAILED = 81
     TOO_MANY_CONNECTIONS = 82
 
+    # consumer groups (appended)
+    MEMBER_ID_REQUIRED = 67  # first join of a dynamic member: rejoin with the member id in the detail
+    FENCED_INSTANCE_ID = 68  # another process joined with this group.instance.id
+    INCONSISTENT_GROUP_PROTOCOL = 69
+    INVALID_SESSION_TIMEOUT = 70
+    GROUP_MAX_SIZE_REACHED = 71
+    INVALID_GROUP_ID = 72
+
     @property
     def retriable(self) -> bool:
         return self in _RETRIABLE
