@@ -35,6 +35,16 @@ Arg = bytes | str | int | float
 _KEYLESS_FANOUT = {"dbsize", "keys", "flushall", "flushdb", "randomkey"}
 
 
+_NOT_EXECUTED = frozenset(
+    {ErrorCode.MOVED, ErrorCode.TRYAGAIN, ErrorCode.CLUSTERDOWN, ErrorCode.NOT_LEADER, ErrorCode.CLUSTER_NOT_READY}
+)
+
+
+def _is_write(argv: Sequence[bytes]) -> bool:
+    spec = command_table.lookup(argv)
+    return spec is None or not spec.is_readonly
+
+
 class CommandError(KeystreamError):
     """The keyspace refused a command; ``message`` is Redis's error text (``WRONGTYPE ...``)."""
 
@@ -93,27 +103,47 @@ class KeyValue:
     def _serving_nodes(self) -> list[int]:
         return sorted({int(s["leader"]) for s in self.cluster.map.get("shards", []) if s["leader"] >= 0})
 
-    async def _with_retries(self, attempt: Any) -> Any:
+    async def _request(self, target: Any, op: str, args: dict[str, Any], write: bool) -> Any:
+        """Send ``op`` to the node ``target()`` names, retrying what is safe to retry.
+
+        Anything refused before it reached the log (MOVED, TRYAGAIN, CLUSTERDOWN,
+        NOT_LEADER, no connection) is retried after a map refresh. A write whose fate is
+        unknown (the connection dropped after sending, the leader changed or the commit
+        timed out) is *not* retried: re-applying INCR or even SET could act twice, so the
+        caller gets OUTCOME_UNKNOWN, as a linearizable client must."""
         deadline = time.monotonic() + self.retry_timeout
         delay = 0.02
         while True:
             try:
-                return await attempt()
-            except (ConnectionError, OSError) as exc:
-                error: Exception = exc
-                refresh = True
-            except KeystreamError as exc:
-                if exc.code in (ErrorCode.KEYSPACE_ERROR,) or not exc.code.retriable:
+                conn = await self.cluster.connection(target())
+            except (ConnectionError, OSError, KeystreamError) as exc:
+                if isinstance(exc, KeystreamError) and not exc.code.retriable:
                     raise
-                error = exc
-                refresh = exc.code.refresh_metadata or exc.code == ErrorCode.TRYAGAIN
+                error: Exception = exc
+            else:
+                try:
+                    return from_wire(await conn.request(op, args, timeout=self.retry_timeout))
+                except KeystreamError as exc:
+                    if exc.code == ErrorCode.KEYSPACE_ERROR:
+                        raise CommandError(exc.message) from None
+                    if exc.code in _NOT_EXECUTED or (not write and exc.code.retriable):
+                        error = exc
+                    elif write and exc.code in (ErrorCode.OUTCOME_UNKNOWN, ErrorCode.REQUEST_TIMED_OUT):
+                        raise KeystreamError(ErrorCode.OUTCOME_UNKNOWN, exc.message) from None
+                    else:
+                        raise
+                except (ConnectionError, OSError) as exc:
+                    if write:
+                        raise KeystreamError(
+                            ErrorCode.OUTCOME_UNKNOWN, f"connection lost after sending a write: {exc}"
+                        ) from None
+                    error = exc
             if time.monotonic() + delay > deadline:
                 raise error
-            if refresh:
-                try:
-                    await self.cluster.refresh(reason=str(error))
-                except (ConnectionError, OSError):
-                    pass
+            try:
+                await self.cluster.refresh(reason=str(error))
+            except (ConnectionError, OSError):
+                pass
             await asyncio.sleep(delay * self._rng.uniform(0.5, 1.5))
             delay = min(delay * 2, 0.5)
 
@@ -130,36 +160,19 @@ class KeyValue:
         if slot is None:
             if name in _KEYLESS_FANOUT:
                 return await self._fan_out(argv, name)
-            return await self._on_node(argv, self._serving_nodes()[0] if self._serving_nodes() else None)
-
-        async def attempt() -> Any:
-            node = self.node_for_slot(slot)
-            conn = await self.cluster.connection(node)
-            try:
-                result = await conn.request("kv", {"argv": argv}, timeout=self.retry_timeout)
-            except KeystreamError as exc:
-                if exc.code == ErrorCode.KEYSPACE_ERROR:
-                    raise CommandError(exc.message) from None
-                raise
-            return from_wire(result)
-
-        return await self._with_retries(attempt)
+            return await self._on_node(argv, None)
+        return await self._request(lambda: self.node_for_slot(slot), "kv", {"argv": argv}, _is_write(argv))
 
     async def _on_node(self, argv: list[bytes], node: int | None) -> Any:
-        async def attempt() -> Any:
+        def target() -> int:
+            if node is not None:
+                return node
             serving = self._serving_nodes()
-            target = node if node is not None else (serving[0] if serving else None)
-            if target is None:
+            if not serving:
                 raise KeystreamError(ErrorCode.CLUSTERDOWN, "no node serves the keyspace yet")
-            conn = await self.cluster.connection(target)
-            try:
-                return from_wire(await conn.request("kv", {"argv": argv}, timeout=self.retry_timeout))
-            except KeystreamError as exc:
-                if exc.code == ErrorCode.KEYSPACE_ERROR:
-                    raise CommandError(exc.message) from None
-                raise
+            return serving[0]
 
-        return await self._with_retries(attempt)
+        return await self._request(target, "kv", {"argv": argv}, _is_write(argv))
 
     async def _fan_out(self, argv: list[bytes], name: str) -> Any:
         results = await asyncio.gather(*(self._on_node(argv, node) for node in self._serving_nodes()))
@@ -255,11 +268,7 @@ class KeyValue:
         if slot is None:
             return []
 
-        async def attempt() -> Any:
-            conn = await self.cluster.connection(self.node_for_slot(slot))
-            return await conn.request("kv_watch", {"keys": encoded})
-
-        return list(await self._with_retries(attempt))
+        return list(await self._request(lambda: self.node_for_slot(slot), "kv_watch", {"keys": encoded}, False))
 
     async def multi_exec(self, commands: Sequence[Sequence[Arg]], watched: Sequence[Sequence[Any]] = ()) -> Any:
         """MULTI ... EXEC as one atomic record: a list of replies, or None if a watched key changed."""
@@ -270,17 +279,10 @@ class KeyValue:
             raise CommandError("CROSSSLOT Keys in request don't hash to the same slot")
         slot = slots.pop() if slots else None
 
-        async def attempt() -> Any:
-            node = self.node_for_slot(slot) if slot is not None else self._serving_nodes()[0]
-            conn = await self.cluster.connection(node)
-            try:
-                return from_wire(await conn.request("kv_exec", {"commands": encoded, "watched": list(watched)}))
-            except KeystreamError as exc:
-                if exc.code == ErrorCode.KEYSPACE_ERROR:
-                    raise CommandError(exc.message) from None
-                raise
+        def target() -> int:
+            return self.node_for_slot(slot) if slot is not None else self._serving_nodes()[0]
 
-        return await self._with_retries(attempt)
+        return await self._request(target, "kv_exec", {"commands": encoded, "watched": list(watched)}, True)
 
 
 class Pipeline:
@@ -323,17 +325,32 @@ class Pipeline:
             async def send(node: int, indexes: list[int], retry: list[int] = retry) -> None:
                 try:
                     conn = await self._kv.cluster.connection(node)
-                    replies = await conn.request("kv_batch", {"commands": [commands[i] for i in indexes]})
                 except (ConnectionError, OSError, KeystreamError):
                     retry.extend(indexes)
                     return
-                for index, (status, value) in zip(indexes, replies, strict=True):
+                try:
+                    replies = await conn.request("kv_batch", {"commands": [commands[i] for i in indexes]})
+                except (ConnectionError, OSError, KeystreamError) as exc:
+                    for index in indexes:  # reads are retried; writes may have been applied
+                        if _is_write(commands[index]):
+                            results[index] = KeystreamError(ErrorCode.OUTCOME_UNKNOWN, str(exc))
+                        else:
+                            retry.append(index)
+                    return
+                for index, reply in zip(indexes, replies, strict=True):
+                    status, value = reply[0], reply[1]
                     if status == 0:
                         results[index] = from_wire(value)
                     elif status == 1:
                         results[index] = CommandError(value)
-                    else:  # MOVED or a retriable cluster error: send again after a refresh
+                    elif status == 2:  # MOVED: not executed, send again after a refresh
                         retry.append(index)
+                    else:
+                        code = ErrorCode(reply[2]) if len(reply) > 2 else ErrorCode.UNKNOWN_SERVER_ERROR
+                        if code in _NOT_EXECUTED or (code.retriable and not _is_write(commands[index])):
+                            retry.append(index)
+                        else:
+                            results[index] = KeystreamError(code, value)
 
             await asyncio.gather(*(send(node, idx) for node, idx in by_node.items()))
             pending = sorted(retry)

@@ -63,6 +63,10 @@ class ErrorCode(IntEnum):
     AUTHORIZATION_FAILED = 81
     TOO_MANY_CONNECTIONS = 82
 
+    # the request reached the log but its fate is unknown (leadership moved, timed out):
+    # a client may retry only what is idempotent
+    OUTCOME_UNKNOWN = 90
+
     # consumer groups (appended)
     MEMBER_ID_REQUIRED = 67  # first join of a dynamic member: rejoin with the member id in the detail
     FENCED_INSTANCE_ID = 68  # another process joined with this group.instance.id

@@ -281,14 +281,17 @@ class ShardReplica:
         else:
             self.epoch_noop_offset = None
             self.epoch_of_noop = -1
-            error = KeystreamError(ErrorCode.NOT_LEADER, f"{self.name}: leadership moved (outcome unknown)")
+            unknown = KeystreamError(
+                ErrorCode.OUTCOME_UNKNOWN, f"{self.name}: leadership moved before the write committed"
+            )
             for fut in list(self.pending.values()):
                 if not fut.done():
-                    fut.set_exception(error)
+                    fut.set_exception(unknown)
             self.pending.clear()
+            not_sent = KeystreamError(ErrorCode.NOT_LEADER, f"{self.name}: leadership moved; not written")
             for _item, queued in self._outbox:
                 if queued is not None and not queued.done():
-                    queued.set_exception(error)
+                    queued.set_exception(not_sent)
             self._outbox.clear()
             for waiters in self.blocked.values():
                 for w in waiters:
@@ -299,9 +302,15 @@ class ShardReplica:
                 self.reset_state()
 
     def caught_up(self) -> bool:
-        """Every record appended or queued so far is applied: a read now sees all of them
-        (the RESP fast path serves a read at once when this holds, else waits on barrier())."""
+        """Every record appended or queued so far is applied: a read now sees all of them."""
         return not self._outbox and self.next_apply >= self.replica.log.log_end_offset
+
+    def read_now_ok(self) -> bool:
+        """A read may be answered at once, without awaiting anything: what
+        ``KeyspaceService._ready(shard, for_read=True)`` and ``barrier()`` would let through
+        without waiting. The RESP front end's read fast path relies on it (keep it in step
+        with ``_ready``)."""
+        return self.reads_allowed() and self.caught_up() and self.service.node.lease_valid()
 
     def ready_to_serve(self) -> bool:
         return (
@@ -569,7 +578,7 @@ class KeyspaceService:
         try:
             return await asyncio.wait_for(fut, _MAX_WAIT_S)
         except TimeoutError:
-            raise KeystreamError(ErrorCode.REQUEST_TIMED_OUT, "write not committed in time (outcome unknown)") from None
+            raise KeystreamError(ErrorCode.OUTCOME_UNKNOWN, "write not committed in time") from None
 
     async def _keyless(self, argv: list[bytes], info: Any) -> Reply:
         """Keyless keyspace commands act on every shard this node leads (as on a Redis node)."""
@@ -856,7 +865,7 @@ class KeyspaceService:
             except Moved as moved:
                 out.append([2, self._moved_error(moved, ctx).message])
             except KeystreamError as exc:
-                out.append([3, f"{exc.code.name} {exc.message}"])
+                out.append([3, f"{exc.code.name} {exc.message}", int(exc.code)])
         return out
 
     async def _h_kv_exec(self, req: Request, ctx: ConnectionContext) -> Any:

@@ -103,7 +103,7 @@ class ReplicaManager:
         self.fetchers = FetcherManager(self, internal_address)
         self.live_nodes: set[int] = set()
         self._hw_checkpoint = data_dir / "replication-offset-checkpoint"
-        self._saved_hw = self._load_hw_checkpoint()
+        self._saved_hw: dict[str, int] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._isr_proposals: set[asyncio.Task[Any]] = set()
         # Feature hooks (the keyspace applies committed commands; push delivery wakes subscribers).
@@ -116,6 +116,7 @@ class ReplicaManager:
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._saved_hw = self._load_hw_checkpoint()
         self._tasks = [
             asyncio.create_task(self._isr_loop(), name="isr-maintenance"),
             asyncio.create_task(self._flush_loop(), name="log-flush"),
@@ -148,7 +149,7 @@ class ReplicaManager:
     def _load_hw_checkpoint(self) -> dict[str, int]:
         try:
             lines = self._hw_checkpoint.read_text().splitlines()
-        except FileNotFoundError:
+        except OSError:
             return {}
         out: dict[str, int] = {}
         for line in lines:
