@@ -59,6 +59,9 @@ class NodeConfig:
     log_level: str = "INFO"
     log_format: str = "text"
     raft_dial_overrides: dict[int, str] = field(default_factory=dict)
+    # Dial other nodes' native (inter-node) listener at these addresses instead of the ones
+    # in the map: chaos tests route every pair of nodes through its own fault proxy.
+    peer_dial_overrides: dict[int, str] = field(default_factory=dict)
     election_timeout_ms: tuple[int, int] = (1000, 2000)
     extra: dict[str, Any] = field(default_factory=dict)  # settings owned by feature modules
 
@@ -149,6 +152,7 @@ _ENV = {
     "log_level": "KEYSTREAM_LOG_LEVEL",
     "log_format": "KEYSTREAM_LOG_FORMAT",
     "raft_dial_overrides": "KEYSTREAM_RAFT_DIAL",
+    "peer_dial_overrides": "KEYSTREAM_PEER_DIAL",
 }
 SECRET_ENV = "KEYSTREAM_CLUSTER_SECRET"
 
@@ -238,9 +242,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> NodeConfig:
         raise ConfigError("at least one listener is required (--listener NAME.SERVICE=BIND[@ADVERTISED])")
     inter = str(raw.get("inter_node_listener") or next(iter(listeners)))
     if inter not in listeners:
-        raise ConfigError(
-            f"inter_node_listener {inter!r} is not a configured listener ({', '.join(listeners)})"
-        )
+        raise ConfigError(f"inter_node_listener {inter!r} is not a configured listener ({', '.join(listeners)})")
     if "native" not in listeners[inter]:
         raise ConfigError(f"the inter-node listener {inter!r} needs a native service")
     binds = [ep.bind for services in listeners.values() for ep in services.values()]
@@ -253,13 +255,18 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> NodeConfig:
         raft_spec = raw.get("raft") or voters[node_id]
         raft = parse_endpoint(str(raft_spec), "raft")
         if raft.advertised != voters[node_id]:
-            raise ConfigError(
-                f"raft advertises {raft.advertised} but voters lists node {node_id} at {voters[node_id]}"
-            )
+            raise ConfigError(f"raft advertises {raft.advertised} but voters lists node {node_id} at {voters[node_id]}")
 
     dial: dict[int, str] = {}
     if raw.get("raft_dial_overrides"):
         dial = parse_voters(raw["raft_dial_overrides"])
+    peer_dial: dict[int, str] = {}
+    if raw.get("peer_dial_overrides"):
+        peer_dial = (
+            parse_voters(raw["peer_dial_overrides"])
+            if isinstance(raw["peer_dial_overrides"], str)
+            else {int(k): parse_address(str(v), f"peer dial {k}") for k, v in dict(raw["peer_dial_overrides"]).items()}
+        )
 
     session_timeout = _as_int(raw, "session_timeout_ms", 3000)
     heartbeat = _as_int(raw, "heartbeat_interval_ms", 500)
@@ -284,6 +291,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> NodeConfig:
         log_level=str(raw.get("log_level", "INFO")).upper(),
         log_format=log_format,
         raft_dial_overrides=dial,
+        peer_dial_overrides=peer_dial,
         extra={k: v for k, v in raw.items() if k not in _KNOWN},
     )
 

@@ -303,6 +303,8 @@ class Node:
         return time.monotonic() < self.lease_until
 
     def internal_address(self, node_id: int, service: str) -> str | None:
+        if service == "native" and node_id in self.config.peer_dial_overrides:
+            return self.config.peer_dial_overrides[node_id]
         node = self.raft.snapshot.node(node_id)
         if node is None:
             return None
