@@ -27,24 +27,36 @@ from node.keyspace.slots import key_slot
 T = TypeVar("T")
 
 
+_READ_RNG = random.Random()  # leader-side reads need randomness, not reproducibility
+
+
 class Execution:
-    __slots__ = ("db", "flushed", "limits", "mutating", "now_ms", "rng", "touched")
+    __slots__ = ("_rng", "_seed", "db", "flushed", "limits", "mutating", "now_ms", "touched")
 
     def __init__(
         self,
         db: Database,
         now_ms: int,
-        rng: random.Random,
+        seed: int | random.Random | None,
         mutating: bool,
         limits: KeyspaceLimits,
     ) -> None:
         self.db = db
         self.now_ms = now_ms
-        self.rng = rng
+        self._rng = seed if isinstance(seed, random.Random) else None
+        self._seed = seed if isinstance(seed, int) else None
         self.mutating = mutating
         self.limits = limits
         self.touched: list[bytes] = []
         self.flushed = False
+
+    @property
+    def rng(self) -> random.Random:
+        """The command's random source: seeded from the record (writes), created on first
+        use because seeding costs more than most commands."""
+        if self._rng is None:
+            self._rng = random.Random(self._seed) if self._seed is not None else _READ_RNG
+        return self._rng
 
     # --- lookups (expiry-aware) ------------------------------------------------------
 

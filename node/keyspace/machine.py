@@ -238,7 +238,7 @@ class Keyspace:
         if ctx.offset <= self.applied_offset:
             raise ValueError(f"offset {ctx.offset} <= applied offset {self.applied_offset}")
         now = max(ctx.now_ms, self.clock_ms)
-        return Execution(self.db, now, random.Random(ctx.seed), True, self.limits)
+        return Execution(self.db, now, ctx.seed, True, self.limits)
 
     def _finish(self, ex: Execution, ctx: ApplyContext) -> None:
         self.applied_offset = ctx.offset
@@ -293,7 +293,7 @@ class Keyspace:
             return error
         if info.kind is not CommandKind.READ:
             raise ValueError(f"{info.name!r} is not a read-only keyspace command")
-        ex = Execution(self.db, max(now_ms, self.clock_ms), rng or random.Random(), False, self.limits)
+        ex = Execution(self.db, max(now_ms, self.clock_ms), rng, False, self.limits)
         try:
             return _HANDLERS[info.name](ex, argv)
         except RedisError as error:
