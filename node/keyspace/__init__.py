@@ -30,7 +30,8 @@ Public API
   as one record, atomic, reads included. ``Watch(key, offset, time_ms)``: the applied offset
   and leader time when the client WATCHed the key. Returns the list of replies, or
   ``NULL_ARRAY`` when a watched key changed, expired, or is older than the WATCH window
-  (see ``watch.py``). Queue-time errors (EXECABORT) are the front end's.
+  (see ``watch.py``); ``RedisError(CROSSSLOT)`` when the commands' keys span slots. PING and
+  ECHO may be queued too. Queue-time errors (EXECABORT) are the front end's.
 * ``apply_expiry(keys, ctx) -> int`` — the active-expiry record: deletes the keys that are
   still expired at ``ctx.now_ms``.
 * ``read(argv, now_ms, rng=None) -> Reply`` — read-only commands on the applied state.

@@ -41,6 +41,7 @@ from node.keyspace.replies import (
     STRING_TOO_LONG,
     RedisError,
     Reply,
+    SimpleString,
     unknown_command,
     wrong_arity,
 )
@@ -59,6 +60,13 @@ _HANDLERS: dict[str, Handler] = {
     **zsets.COMMANDS,
 }
 _BLOCKING: dict[str, BlockingHandler] = dict(lists.BLOCKING_COMMANDS)
+
+# Connection commands a client may queue between MULTI and EXEC; deterministic, so the
+# machine answers them in place and the EXEC reply keeps its order.
+_TRANSACTION_EXTRAS: dict[str, Callable[[list[bytes]], Reply]] = {
+    "ping": lambda argv: argv[1] if len(argv) == 2 else SimpleString("PONG"),
+    "echo": lambda argv: argv[1],
+}
 
 # The leader's determinisation, per command (argv, now_ms) -> argv.
 _PREPARERS: dict[str, Callable[[list[bytes], int], list[bytes]]] = {
@@ -257,6 +265,8 @@ class Keyspace:
         try:
             info = classify_argv(argv)
             if info.kind is CommandKind.OTHER:
+                if in_transaction and info.name in _TRANSACTION_EXTRAS:
+                    return _TRANSACTION_EXTRAS[info.name](argv)
                 raise RedisError(unknown_command(argv))
             self._check_limits(info, argv)
             if info.blocking:

@@ -1359,6 +1359,9 @@ INCR n{t}
 NOSUCHCOMMAND
 EXEC
 MULTI
+PING
+ECHO hello
+PING hi
 BLPOP empty{t} 0
 BLMOVE empty{t} other{t} LEFT LEFT 0
 LPUSH q{t} a
