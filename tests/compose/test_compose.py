@@ -731,6 +731,36 @@ async def read_whole_topic(cluster: ComposeCluster) -> dict[tuple[int, int], byt
         return await consume_range(ks, TOPIC, start, end, HEALTHY_DEADLINE_S)
 
 
+def test_docker_pause_of_one_node_then_unpause(cluster: ComposeCluster) -> None:
+    """A frozen node (SIGSTOP-like: sockets open, nothing answers) is fenced, then comes back."""
+    before = cluster.wait_healthy()
+    victim = next(n for n in NODES if n != cluster.node_of(before["controller"]))
+    victim_key = victim.removeprefix("node")
+    survivors = tuple(n for n in NODES if n != victim)
+    container = cluster.container(victim)
+
+    def fenced(expected: bool) -> Callable[[], dict[str, Any] | None]:
+        def probe() -> dict[str, Any] | None:
+            nodes = survivors if expected else NODES
+            the_map = cluster.agreed_map(nodes)
+            if the_map is None or the_map["nodes"][victim_key]["fenced"] != expected:
+                return None
+            return the_map
+
+        return probe
+
+    assert _run(["docker", "pause", container]).returncode == 0
+    try:
+        wait_for(f"{victim} fenced while paused", fenced(True), FAILOVER_DEADLINE_S)
+        assert asyncio.run(produce_some(cluster, 50, "while-paused")), "the others stopped serving"
+    finally:
+        assert _run(["docker", "unpause", container]).returncode == 0
+    unpaused_at = time.monotonic()
+    wait_for(f"{victim} unfenced after unpause", fenced(False), HEALTHY_DEADLINE_S)
+    cluster.wait_healthy()
+    cluster.timings["unpause_to_healthy_s"] = time.monotonic() - unpaused_at
+
+
 def test_chaos_profile_with_the_project_fault_proxy(cluster: ComposeCluster) -> None:
     """`--profile chaos` starts a Toxiproxy-compatible proxy in front of every node.
 
