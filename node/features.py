@@ -18,6 +18,9 @@ def install_features(node: Node) -> None:
     from node.keyspace_service import KeyspaceService
 
     node.features["keyspace"] = KeyspaceService(node)
+    from node.groups.service import GroupService
+
+    node.features["groups"] = GroupService(node)
     from node.resp_service import RespService
 
     node.features["resp"] = RespService(node)
