@@ -18,6 +18,7 @@ from client.admin import Admin
 from client.consumer import Consumer
 from client.kv import CommandError, KeyValue
 from client.producer import Producer, ProducerConfig, RecordMetadata
+from client.push import PushConsumer
 from client.records import ConsumerRecord, TopicPartition
 from client.routing import ClusterClient
 
@@ -56,6 +57,11 @@ class Keystream:
         self._owned.append(consumer)
         return consumer
 
+    def push_consumer(self, **options: Any) -> PushConsumer:
+        consumer = PushConsumer(self.cluster, **options)
+        self._owned.append(consumer)
+        return consumer
+
 
 __all__ = [
     "Admin",
@@ -67,6 +73,7 @@ __all__ = [
     "Keystream",
     "Producer",
     "ProducerConfig",
+    "PushConsumer",
     "RecordMetadata",
     "TopicPartition",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl as ssl_module
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -61,6 +62,8 @@ class NativeConnection:
         self._can_write.set()
         self._closed = False
         self._close_reason: str = ""
+        # server-initiated frames (push delivery) carry a negative request id
+        self.push_handlers: dict[int, Callable[[int, Any], None]] = {}
 
     @classmethod
     async def open(
@@ -143,6 +146,11 @@ class NativeConnection:
                 self._fail_all(ConnectionError(f"{self.address} sent a malformed response: {exc.message}"))
                 self.abort()
                 return
+            if response.request_id < 0:
+                handler = self.push_handlers.get(-response.request_id)
+                if handler is not None:
+                    handler(response.code, response.payload)
+                continue
             fut = self._pending.pop(response.request_id, None)
             if fut is None or fut.done():
                 continue
@@ -153,6 +161,8 @@ class NativeConnection:
 
     def _on_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        for handler in list(self.push_handlers.values()):
+            handler(int(ErrorCode.REQUEST_TIMED_OUT), {"message": "connection lost"})
         self._close_reason = f"({exc})" if exc else ""
         self._can_write.set()
         self._fail_all(ConnectionError(f"connection to {self.address} lost {self._close_reason}".strip()))

@@ -21,6 +21,9 @@ def install_features(node: Node) -> None:
     from node.groups.service import GroupService
 
     node.features["groups"] = GroupService(node)
+    from node.push_service import PushService
+
+    node.features["push"] = PushService(node)
     from node.resp_service import RespService
 
     node.features["resp"] = RespService(node)
