@@ -315,11 +315,13 @@ class RespService:
                     sub.drop_shard_channels([channel])
 
     # --- WAIT ------------------------------------------------------------------------------------------------
-    async def wait_replicas(self, conn: RespConnection, wanted: int, timeout_ms: int) -> int:
+    async def wait_replicas(
+        self, conn: RespConnection, earlier: list[asyncio.Future[Any]], wanted: int, timeout_ms: int
+    ) -> int:
         """How many followers of the shard of this client's last write hold that write,
-        waiting up to ``timeout_ms`` (0: forever) for ``wanted`` of them."""
-        earlier = [f for f in conn.pending_futures() if not f.done()]
-        # (the WAIT's own future is not among them yet when this starts)
+        waiting up to ``timeout_ms`` (0: forever) for ``wanted`` of them. ``earlier``: the
+        client's commands before WAIT, whose outcome comes first."""
+        earlier = [f for f in earlier if not f.done()]
         if earlier:
             await asyncio.wait(earlier)
         shard = conn.last_write_shard

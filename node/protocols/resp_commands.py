@@ -140,20 +140,22 @@ def _live(state: ClusterState, node_id: int) -> bool:
 
 
 def cluster_slots(state: ClusterState, listener: str) -> list[Any]:
-    """CLUSTER SLOTS: ``[start, end, [host, port, id, {}], replicas...]`` per range, in
-    slot order; ranges of a shard without a live leader are left out (as Redis leaves
-    out slots no node serves)."""
+    """CLUSTER SLOTS: ``[start, end, [host, port, id, {}]]`` per range, in slot order;
+    ranges of a shard without a live leader are left out (as Redis leaves out slots no
+    node serves).
+
+    Followers are not listed as replicas: a Keystream node follows some shards while it
+    leads others, and cluster clients (redis-py) keep one role per node, so a node named
+    as a replica of one range would stop being a primary for the others (and followers
+    do not serve reads: the leader does, under its lease). CLUSTER SHARDS lists them."""
     entries: list[list[Any]] = []
     for view in shard_views(state):
         if view.leader < 0 or not _live(state, view.leader):
             continue
-        nodes = [view.leader] + [r for r in view.isr if r != view.leader and _live(state, r)]
-        described = []
-        for node_id in nodes:
-            host, port = split_host_port(resp_address(state, node_id, listener))
-            described.append([host.encode(), port, node_hex_id(state.cluster_id, node_id).encode(), Map(())])
+        host, port = split_host_port(resp_address(state, view.leader, listener))
+        leader = [host.encode(), port, node_hex_id(state.cluster_id, view.leader).encode(), Map(())]
         for start, end in view.ranges:
-            entries.append([start, end, *described])
+            entries.append([start, end, leader])
     entries.sort(key=lambda e: int(e[0]))
     return entries
 
@@ -487,11 +489,8 @@ def check_arity(argv: list[bytes]) -> ErrorReply | None:
     spec = command_table.lookup(argv)
     if spec is None:
         return ErrorReply(unknown_command(argv))
-    if spec.subcommands:
-        if len(argv) < 2:
-            return ErrorReply(wrong_arity(spec.name))
-        if "|" not in spec.name:
-            return _unknown_subcommand(argv)
+    if spec.subcommands and len(argv) >= 2 and "|" not in spec.name:
+        return _unknown_subcommand(argv)
     if not spec.arity_ok(len(argv)):
         return ErrorReply(wrong_arity(spec.name))
     return None
@@ -828,7 +827,8 @@ def cmd_wait(conn: RespConnection, argv: list[bytes]) -> None:
     if timeout < 0:
         conn.reply(ErrorReply("ERR timeout is negative"))
         return
-    conn.block_on(conn.service.wait_replicas(conn, replicas, timeout))
+    earlier = conn.pending_futures()  # the replies before WAIT: their writes are what it waits for
+    conn.block_on(conn.service.wait_replicas(conn, earlier, replicas, timeout))
 
 
 def cmd_lastsave(conn: RespConnection, argv: list[bytes]) -> None:
@@ -943,6 +943,10 @@ def _command_getkeys(conn: RespConnection, argv: list[bytes], with_flags: bool) 
                     break
             except command_table.KeyExtractionError:
                 continue
+        if spec.name == "set" and "variable_flags" in flags:
+            # Redis's setGetKeys: only SET ... GET reads the old value
+            has_get = any(a.lower() == b"get" for a in target[3:])
+            flags = ("RW", "access", "update") if has_get else ("OW", "update")
         out.append([target[i], _status_set(flags, conn.protocol)])
     conn.reply(out)
 

@@ -602,7 +602,7 @@ class RespConnection(asyncio.Protocol):
                 self.block_on(service.keyspace.execute(argv), slot)
             return
         if kind is CommandKind.READ:
-            if shard.ready_to_serve() and shard.caught_up() and service.node.lease_valid():
+            if shard.read_now_ok():
                 self.reply(shard.keyspace.read(argv, _now_ms(), service.rng))
             else:
                 self.block_on(service.keyspace.execute(argv), slot)
