@@ -44,6 +44,9 @@ def build_cluster_map(state: ClusterState, listener: str, controller_id: int | N
             for index, p in enumerate(topic["partitions"])
         ]
     keyspace = state.data.get("keyspace")
+    if keyspace and keyspace.get("changes") and keyspace["topic"] in partitions:
+        # the change stream is served by each shard's leader, partition for partition
+        partitions[keyspace["topic"] + ".changes"] = [dict(p) for p in partitions[keyspace["topic"]]]
     return {
         "map_epoch": state.map_epoch,
         "cluster_id": state.cluster_id,

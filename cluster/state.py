@@ -395,6 +395,7 @@ class ClusterState:
             "shards": shards,
             "slots": [list(r) for r in even_slot_ranges(shards)],
             "acks": cmd.get("acks", "all"),
+            "changes": bool(cmd.get("changes", False)),
         }
         return {"topic": topic, "shards": shards, "partitions": created["partitions"]}
 

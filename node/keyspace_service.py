@@ -53,6 +53,7 @@ from cluster.errors import ErrorCode, KeystreamError
 from cluster.slots import key_slot
 from cluster.state import KEYSPACE_TOPIC, ClusterState
 from cluster.topics import assign_replicas
+from node.change_stream import CHANGES_SUFFIX, ChangeLog
 from node.keyspace import (
     NULL_ARRAY,
     WOULD_BLOCK,
@@ -127,12 +128,48 @@ class ShardReplica:
         self.snapshotting = False
         self.needs_snapshot_install = False
         self.rng = random.Random()
+        self.changes: ChangeLog | None = None
+        self.change_replica: Replica | None = None
+        self._current: tuple[str, int, int] | None = None  # (op, offset, now_ms) of the record being applied
+        if service.changes_enabled:
+            self._open_changes()
         self._load_local()
         self.keyspace.add_listener(self._on_touch)
 
     @property
     def name(self) -> str:
         return f"shard-{self.shard}"
+
+    def _open_changes(self) -> None:
+        self.changes = ChangeLog(str(self.dir / "changes"), self.service.changes_retention_ms)
+        topic = KEYSPACE_TOPIC + CHANGES_SUFFIX
+        self.change_replica = Replica(topic, self.shard, self.replica.topic_id, self.changes.log,
+                                      self.changes.log.log_end_offset)  # fmt: skip
+        self.change_replica.high_watermark = self.changes.log.log_end_offset
+        self.service.manager.virtual_replicas[(topic, self.shard)] = self.change_replica
+        self._mirror_role()
+
+    def _mirror_role(self) -> None:
+        if self.change_replica is not None:
+            self.change_replica.role = self.replica.role
+            self.change_replica.leader_id = self.replica.leader_id
+            self.change_replica.leader_epoch = self.replica.leader_epoch
+            self.change_replica.notify_change()
+
+    def _snapshot_meta(self, offset: int) -> Path:
+        return self.dir / f"snapshot-{offset:020d}.meta"
+
+    def _cut_changes(self, snapshot_offset: int) -> None:
+        if self.changes is None:
+            return
+        meta = self._snapshot_meta(snapshot_offset)
+        try:
+            changes_next = int(msgpack.unpackb(meta.read_bytes())["changes_next"])
+        except (OSError, KeyError, ValueError, TypeError):
+            changes_next = self.changes.log.log_start_offset if snapshot_offset >= 0 else 0
+        self.changes.cut_at(changes_next)
+        if self.change_replica is not None:
+            self.change_replica.high_watermark = self.changes.log.log_end_offset
 
     # --- start-up ------------------------------------------------------------------------------------
     def _snapshots(self) -> list[tuple[int, Path]]:
@@ -151,12 +188,15 @@ class ShardReplica:
                     self.keyspace = Keyspace.load(fh, self.service.limits)
                 self.next_apply = offset + 1
                 self.snapshot_offset = offset
+                self._cut_changes(offset)
                 log.info("%s: loaded snapshot at offset %d (%d keys)", self.name, offset, self.keyspace.key_count)
                 return
             except Exception as exc:
                 log.error("%s: snapshot %s unusable (%s); trying an older one", self.name, path.name, exc)
         self.keyspace = Keyspace(self.service.limits)
         self.next_apply = 0
+        if self.changes is not None:
+            self.changes.cut_at(0)
 
     def reset_state(self) -> None:
         """Our applied state went beyond the log (acks=leader writes truncated): rebuild."""
@@ -230,6 +270,11 @@ class ShardReplica:
                 fut.set_exception(KeystreamError(ErrorCode.CORRUPT_MESSAGE, "undecodable keyspace record"))
             return
         ctx = ApplyContext(now_ms, seed, offset)
+        if self.changes is not None:
+            op = {KIND_TRANSACTION: "EXEC", KIND_EXPIRY: "EXPIRED", KIND_NOOP: "NOOP"}.get(kind, "")
+            if kind == KIND_COMMAND and payload:
+                op = bytes(payload[0]).decode(errors="replace").upper()
+            self._current = (op, offset, now_ms)
         reply: Reply
         try:
             if kind == KIND_COMMAND:
@@ -263,6 +308,13 @@ class ShardReplica:
         return fut
 
     def _on_touch(self, event: TouchEvent) -> None:
+        if self.changes is not None and self._current is not None:
+            op, offset, now_ms = self._current
+            try:
+                if self.changes.append(self.keyspace, offset, op, list(event.keys), now_ms) and self.change_replica:
+                    self.change_replica.set_high_watermark(self.changes.log.log_end_offset)
+            except Exception:
+                log.exception("%s: change stream append failed at %d", self.name, offset)
         keys = event.keys if not event.flushed else list(self.blocked)
         for key in keys:
             for fut in self.blocked.pop(key, ()):
@@ -271,6 +323,7 @@ class ShardReplica:
 
     # --- leadership ---------------------------------------------------------------------------------------
     def on_role_change(self) -> None:
+        self._mirror_role()
         if self.replica.role == Role.LEADER:
             if self.epoch_of_noop != self.replica.leader_epoch:
                 self.leader_since = time.monotonic()
@@ -397,6 +450,8 @@ class KeyspaceService:
         self.snapshot_records = int(extra.get("keyspace.snapshot.records", 200_000))
         self.snapshot_interval_s = int(extra.get("keyspace.snapshot.interval.ms", 300_000)) / 1000
         self.expiry_interval_s = int(extra.get("keyspace.expiry.interval.ms", 100)) / 1000
+        self.changes_default = str(extra.get("keyspace.changes", "false")).lower() in ("1", "true", "yes", "on")
+        self.changes_retention_ms = int(extra.get("keyspace.changes.retention.ms", 7 * 24 * 3600 * 1000))
         self.shards: dict[int, ShardReplica] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
@@ -421,6 +476,11 @@ class KeyspaceService:
         }.items():
             node.add_native_handler(op, handler)
         node.add_service(self)
+
+    @property
+    def changes_enabled(self) -> bool:
+        keyspace = self.node.raft.snapshot.data.get("keyspace") or {}
+        return bool(keyspace.get("changes", False))
 
     @property
     def acks(self) -> str:
@@ -500,6 +560,7 @@ class KeyspaceService:
                 "topic_id": uuid.uuid4().hex,
                 "assignment": assign_replicas(live, shards, rf, existing),
                 "acks": self.acks_default,
+                "changes": self.changes_default,
                 "created_ms": _now_ms(),
             }
         ]
@@ -763,6 +824,9 @@ class KeyspaceService:
             # Reads go on (they never mutate); applying waits, so the state holds still.
             shard._apply_scheduled = True
             try:
+                if shard.changes is not None:
+                    meta = {"changes_next": shard.changes.log.log_end_offset}
+                    await asyncio.to_thread(_atomic, shard._snapshot_meta(offset), msgpack.packb(meta))
                 await asyncio.to_thread(_write_snapshot_file, keyspace, tmp, path)
             finally:
                 shard._apply_scheduled = False
@@ -772,7 +836,7 @@ class KeyspaceService:
             shard.last_snapshot_at = time.monotonic()
             for old_offset, old in shard._snapshots()[:-2]:
                 old.unlink(missing_ok=True)
-                del old_offset
+                shard._snapshot_meta(old_offset).unlink(missing_ok=True)
             self._truncate_log_prefix(shard, offset + 1)
             log.info("%s: snapshot at offset %d (%d keys)", shard.name, offset, keyspace.key_count)
             return offset
@@ -824,6 +888,10 @@ class KeyspaceService:
                         position += len(chunk["data"])
                     keyspace = await asyncio.to_thread(_store_and_load, tmp, chunks, self.limits)
                     final = shard.dir / f"snapshot-{info['offset']:020d}.bin"
+                    if "changes_next" in info:
+                        _atomic(
+                            shard._snapshot_meta(info["offset"]), msgpack.packb({"changes_next": info["changes_next"]})
+                        )
                     os.replace(tmp, final)
                     listeners = shard.keyspace._listeners
                     shard.keyspace = keyspace
@@ -831,6 +899,7 @@ class KeyspaceService:
                     shard.next_apply = info["offset"] + 1
                     shard.snapshot_offset = info["offset"]
                     shard.needs_snapshot_install = False
+                    shard._cut_changes(info["offset"])
                     log.info("%s: installed the leader's snapshot at offset %d", shard.name, info["offset"])
                     shard.schedule_apply()
                     return
@@ -921,7 +990,12 @@ class KeyspaceService:
         if shard is None or not shard._snapshots():
             raise KeystreamError(ErrorCode.TRYAGAIN, "no snapshot of that shard here yet")
         offset, path = shard._snapshots()[-1]
-        return {"offset": offset, "size": path.stat().st_size}
+        info: dict[str, Any] = {"offset": offset, "size": path.stat().st_size}
+        try:
+            info["changes_next"] = int(msgpack.unpackb(shard._snapshot_meta(offset).read_bytes())["changes_next"])
+        except (OSError, KeyError, ValueError, TypeError):
+            pass
+        return info
 
     def _h_snapshot_chunk(self, req: Request, ctx: ConnectionContext) -> Any:
         shard = self.shards.get(int(req.args.get("shard", -1)))
@@ -945,6 +1019,12 @@ def _write_snapshot_file(keyspace: Keyspace, tmp: Path, final: Path) -> None:
     from cluster.durable_file import fsync_dir
 
     fsync_dir(final.parent)
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    from cluster.durable_file import atomic_write
+
+    atomic_write(path, data)
 
 
 def _store_and_load(tmp: Path, chunks: list[bytes], limits: KeyspaceLimits) -> Keyspace:

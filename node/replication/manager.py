@@ -111,6 +111,8 @@ class ReplicaManager:
         self.on_role_change: list[Callable[[Replica], None]] = []
         self.on_replica_removed: list[Callable[[Replica], None]] = []
         self.on_truncated: list[Callable[[Replica], None]] = []
+        # Read-only partitions derived on this node (keyspace change streams), served like topics.
+        self.virtual_replicas: dict[tuple[str, int], Replica] = {}
         self._last_state: ClusterState | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -322,6 +324,12 @@ class ReplicaManager:
 
     def leader_replica(self, topic: Any, partition: Any, leader_epoch: Any = None) -> Replica:
         """The replica if this node leads it (in ``leader_epoch``, when given), else a typed error."""
+        virtual = self.virtual_replicas.get((topic, partition)) if isinstance(partition, int) else None
+        if virtual is not None:
+            if virtual.role != Role.LEADER:
+                raise KeystreamError(ErrorCode.NOT_LEADER, f"node {self.node_id} does not lead {virtual.name}",
+                                     {"leader": virtual.leader_id, "leader_epoch": virtual.leader_epoch})  # fmt: skip
+            return virtual
         replica = self.replicas.get((topic, partition)) if isinstance(partition, int) else None
         if replica is None:
             state = self._last_state
@@ -412,6 +420,8 @@ class ReplicaManager:
         self, topic: Any, partition: Any, batch: Any, epoch: Any, acks: int, now: int
     ) -> tuple[int, int, Replica]:
         replica = self.leader_replica(topic, partition, epoch)
+        if replica.key in self.virtual_replicas:
+            raise KeystreamError(ErrorCode.INVALID_TOPIC, f"{replica.topic} is read-only (derived by the cluster)")
         if not isinstance(batch, bytes):
             raise KeystreamError(ErrorCode.CORRUPT_MESSAGE, "batch must be bytes")
         state = replica.leader_state
