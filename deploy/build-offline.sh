@@ -24,8 +24,9 @@
 # Needs: root (debootstrap), docker, debootstrap, tar, and the host Python with pip.
 set -euo pipefail
 
-readonly SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
-readonly REPO_ROOT="$(cd -- "${SCRIPT_DIR}/.." && pwd)"
+SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd -- "${SCRIPT_DIR}/.." && pwd)"
+readonly SCRIPT_DIR REPO_ROOT
 readonly CACHE_DIR="${SCRIPT_DIR}/.cache"
 readonly DEB_CACHE_DIR="${CACHE_DIR}/debootstrap-debs"
 readonly ROOTFS_DIR="${CACHE_DIR}/rootfs"

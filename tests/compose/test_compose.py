@@ -117,7 +117,7 @@ def _build_image() -> tuple[str, float]:
                 stderr=subprocess.STDOUT,
                 timeout=BUILD_TIMEOUT_S,
                 check=False,
-                env={**_clean_env(), "KEYSTREAM_IMAGE": image},
+                env={**os.environ, "KEYSTREAM_IMAGE": image},
             )
         except subprocess.TimeoutExpired:
             pytest.fail(f"deploy/build-offline.sh took over {BUILD_TIMEOUT_S:.0f}s (log: {log_path})")
@@ -802,7 +802,7 @@ def test_chaos_profile_with_the_project_fault_proxy(cluster: ComposeCluster) -> 
         assert through_proxy() is None
         assert cluster.healthy() is not None, "disabling a proxy must not touch the direct paths"
     finally:
-        cluster.run(*chaos, "rm", "--force", "--stop", "toxiproxy", check=False)
+        cluster.run(*chaos, "rm", "--force", "--stop", "-v", "toxiproxy", check=False)
         cluster.env = saved
 
 
