@@ -16,6 +16,7 @@ from typing import Any
 
 from client.admin import Admin
 from client.consumer import Consumer
+from client.groups import CommitFailedError, GroupConsumer
 from client.kv import CommandError, KeyValue
 from client.producer import Producer, ProducerConfig, RecordMetadata
 from client.push import PushConsumer
@@ -57,6 +58,13 @@ class Keystream:
         self._owned.append(consumer)
         return consumer
 
+    def group_consumer(self, group_id: str, **options: Any) -> GroupConsumer:
+        """A member of consumer group ``group_id``: ``topics=[...]`` or ``pattern=...``, ``assignors``,
+        ``session_timeout_ms``, ``group_instance_id``, callbacks ... (see client/groups.py)."""
+        consumer = GroupConsumer(self.cluster, group_id, **options)
+        self._owned.append(consumer)
+        return consumer
+
     def push_consumer(self, **options: Any) -> PushConsumer:
         consumer = PushConsumer(self.cluster, **options)
         self._owned.append(consumer)
@@ -67,8 +75,10 @@ __all__ = [
     "Admin",
     "ClusterClient",
     "CommandError",
+    "CommitFailedError",
     "Consumer",
     "ConsumerRecord",
+    "GroupConsumer",
     "KeyValue",
     "Keystream",
     "Producer",
