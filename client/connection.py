@@ -73,7 +73,10 @@ class NativeConnection:
         connect_timeout: float = 5.0,
         ssl: ssl_module.SSLContext | None = None,
         max_frame_bytes: int = limits.MAX_FRAME_BYTES,
+        credentials: dict[str, Any] | None = None,
     ) -> NativeConnection:
+        """Connect; with ``credentials`` ({"mechanism": "PLAIN", "username", "password"} or
+        {"mechanism": "NODE", "token"}), authenticate before returning."""
         host, port = split_address(address)
         conn = cls(address, max_frame_bytes)
         loop = asyncio.get_running_loop()
@@ -86,6 +89,12 @@ class NativeConnection:
             raise ConnectionError(f"connect to {address} timed out after {connect_timeout}s") from None
         except OSError as exc:
             raise ConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from None
+        if credentials is not None:
+            try:
+                await conn.request("authenticate", dict(credentials), timeout=connect_timeout + 5)
+            except BaseException:
+                await conn.close()
+                raise
         return conn  # asyncio and uvloop set TCP_NODELAY on TCP transports
 
     @property

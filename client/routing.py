@@ -34,6 +34,7 @@ class ClusterClient:
         connect_timeout: float = 5.0,
         ssl: ssl_module.SSLContext | None = None,
         refresh_jitter_s: float = 0.05,
+        credentials: dict[str, Any] | None = None,
         min_refresh_interval_s: float = 0.05,
         rng: random.Random | None = None,
     ) -> None:
@@ -45,6 +46,7 @@ class ClusterClient:
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout
         self.ssl = ssl
+        self.credentials = credentials
         self._jitter = refresh_jitter_s
         self._min_interval = min_refresh_interval_s
         self._rng = rng or random.Random()
@@ -164,7 +166,9 @@ class ClusterClient:
         fut: asyncio.Future[NativeConnection] = asyncio.get_running_loop().create_future()
         self._connecting[address] = fut
         try:
-            conn = await NativeConnection.open(address, connect_timeout=self.connect_timeout, ssl=self.ssl)
+            conn = await NativeConnection.open(
+                address, connect_timeout=self.connect_timeout, ssl=self.ssl, credentials=self.credentials
+            )
             self._conns[address] = conn
             fut.set_result(conn)
             return conn

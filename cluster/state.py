@@ -399,6 +399,56 @@ class ClusterState:
         }
         return {"topic": topic, "shards": shards, "partitions": created["partitions"]}
 
+    # --- commands: users ---------------------------------------------------------------------
+    def _create_user(self, cmd: Command) -> Any:
+        from cluster.auth import validate_grant, validate_username
+
+        name = validate_username(cmd["name"])
+        password = cmd["password"]
+        if not isinstance(password, dict) or password.get("alg") != "scrypt":
+            raise _fail(ErrorCode.INVALID_REQUEST, "the password must arrive hashed (never in clear)")
+        users = self.data.setdefault("users", {})
+        if name in users and not cmd.get("replace", False):
+            raise _fail(ErrorCode.INVALID_REQUEST, f"user {name!r} already exists")
+        grants = [validate_grant(g["role"], g["resource"]) for g in cmd.get("grants") or []]
+        if name in users and cmd.get("replace", False):
+            users[name]["password"] = password
+        else:
+            users[name] = {"password": password, "grants": grants}
+        self._bump()
+        return {"name": name}
+
+    def _delete_user(self, cmd: Command) -> Any:
+        users = self.data.setdefault("users", {})
+        if users.pop(cmd["name"], None) is None:
+            raise _fail(ErrorCode.INVALID_REQUEST, f"no user {cmd['name']!r}")
+        self._bump()
+        return True
+
+    def _grant(self, cmd: Command) -> Any:
+        from cluster.auth import validate_grant
+
+        user = self.data.setdefault("users", {}).get(cmd["name"])
+        if user is None:
+            raise _fail(ErrorCode.INVALID_REQUEST, f"no user {cmd['name']!r}")
+        grant = validate_grant(cmd["role"], cmd["resource"])
+        if grant not in user["grants"]:
+            user["grants"].append(grant)
+            self._bump()
+        return user["grants"]
+
+    def _revoke(self, cmd: Command) -> Any:
+        from cluster.auth import validate_grant
+
+        user = self.data.setdefault("users", {}).get(cmd["name"])
+        if user is None:
+            raise _fail(ErrorCode.INVALID_REQUEST, f"no user {cmd['name']!r}")
+        grant = validate_grant(cmd["role"], cmd["resource"])
+        if grant in user["grants"]:
+            user["grants"].remove(grant)
+            self._bump()
+        return user["grants"]
+
     def _allocate_producer_ids(self, cmd: Command) -> Any:
         count = int(cmd.get("count", 1))
         if not 1 <= count <= 1_000_000:
@@ -472,6 +522,10 @@ _HANDLERS: dict[str, Callable[[ClusterState, Command], Any]] = {
     "elect_leader": ClusterState._elect_leader,
     "allocate_producer_ids": ClusterState._allocate_producer_ids,
     "init_keyspace": ClusterState._init_keyspace,
+    "create_user": ClusterState._create_user,
+    "delete_user": ClusterState._delete_user,
+    "grant": ClusterState._grant,
+    "revoke": ClusterState._revoke,
     "noop": ClusterState._noop,
 }
 

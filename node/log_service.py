@@ -39,7 +39,11 @@ class LogService:
         extra = node.config.extra
         self.default_partitions = int(extra.get("num.partitions", 1))
         self.default_replication_factor = int(extra.get("default.replication.factor", 3))
-        self.peers = PeerConnections(lambda nid: node.internal_address(nid, "native"))
+        self.peers = PeerConnections(
+            lambda nid: node.internal_address(nid, "native"),
+            credentials=node.security.node_credentials(),
+            ssl=node.security.internal_client_ssl(),
+        )
         self.manager = ReplicaManager(
             node.node_id,
             node.config.data_dir,
@@ -47,6 +51,7 @@ class LogService:
             propose=lambda cmd: node.raft.propose(cmd, timeout=10.0),
             internal_address=lambda nid: node.internal_address(nid, "native"),
             can_lead=self._can_lead,
+            connect=node.internal_connect,
         )
         for op, handler in {
             "produce": lambda req, ctx: self.manager.produce(req.args),
@@ -241,7 +246,9 @@ class LogService:
             own = self.node.internal_address(self.node.node_id, "native")
             if own is None:
                 raise KeystreamError(ErrorCode.CLUSTER_NOT_READY, "this node is not registered yet")
-            self._client = await Keystream(own).start()
+            self._client = await Keystream(
+                own, credentials=self.node.security.node_credentials(), ssl=self.node.security.internal_client_ssl()
+            ).start()
             self._producers = {}
         return self._client
 

@@ -9,8 +9,15 @@ from client.connection import NativeConnection
 
 
 class PeerConnections:
-    def __init__(self, address_of: Callable[[int], str | None]) -> None:
+    def __init__(
+        self,
+        address_of: Callable[[int], str | None],
+        credentials: dict[str, Any] | None = None,
+        ssl: Any = None,
+    ) -> None:
         self._address_of = address_of
+        self._credentials = credentials
+        self._ssl = ssl
         self._conns: dict[int, NativeConnection] = {}
 
     async def get(self, node_id: int) -> NativeConnection:
@@ -21,7 +28,9 @@ class PeerConnections:
         if conn is None or conn.closed or conn.address != address:
             if conn is not None:
                 await conn.close()
-            conn = self._conns[node_id] = await NativeConnection.open(address, connect_timeout=3.0)
+            conn = self._conns[node_id] = await NativeConnection.open(
+                address, connect_timeout=3.0, credentials=self._credentials, ssl=self._ssl
+            )
         return conn
 
     async def request(self, node_id: int, op: str, args: dict[str, Any], timeout: float = 10.0) -> Any:

@@ -75,6 +75,9 @@ class Node:
         self.lease_until = 0.0  # monotonic; see lease_duration_s
         self.lease_duration_s = self._lease_duration()
         self.stopped = asyncio.Event()
+        from node.security import Security
+
+        self.security = Security(self)
         self._register_core_handlers()
         self.http.add_routes(self._core_routes)
 
@@ -106,14 +109,16 @@ class Node:
             raise StartupError(f"{exc.strerror} (is another node using this port?)") from None
         try:
             for name, services in cfg.listeners.items():
+                tls = self.security.server_ssl(name)
                 if "native" in services:
                     ep = services["native"]
                     server = NativeServer(name, self.native_handlers)
-                    await _bind(server.start(ep.bind_host, ep.bind_port), f"{name}.native", ep.bind)
+                    server.authorize = self.security.authorize_native
+                    await _bind(server.start(ep.bind_host, ep.bind_port, ssl=tls), f"{name}.native", ep.bind)
                     self.native_servers.append(server)
                 if "http" in services:
                     ep = services["http"]
-                    await _bind(self.http.start(name, ep.bind_host, ep.bind_port), f"{name}.http", ep.bind)
+                    await _bind(self.http.start(name, ep.bind_host, ep.bind_port, ssl=tls), f"{name}.http", ep.bind)
         except StartupError:
             if raft_socket is not None:
                 raft_socket.close()
@@ -266,7 +271,7 @@ class Node:
         if conn is None or conn.closed or conn.address != address:
             if conn is not None:
                 await conn.close()
-            conn = self._controller_conn = await NativeConnection.open(address, connect_timeout=interval * 2)
+            conn = self._controller_conn = await self.internal_connect(address, timeout=interval * 2)
         reply = await conn.request(
             "broker_heartbeat",
             {"node_id": self.node_id, "incarnation": self.incarnation},
@@ -283,6 +288,15 @@ class Node:
             return
         if self.raft.snapshot.map_epoch >= int(reply.get("map_epoch", 0)):
             self.lease_until = max(self.lease_until, sent_at + self.lease_duration_s)
+
+    async def internal_connect(self, address: str, timeout: float = 3.0) -> NativeConnection:
+        """A connection to another node's inter-node listener, authenticated as a node."""
+        return await NativeConnection.open(
+            address,
+            connect_timeout=timeout,
+            credentials=self.security.node_credentials(),
+            ssl=self.security.internal_client_ssl(),
+        )
 
     def _lease_duration(self) -> float:
         """How long an acknowledged heartbeat lets this node act as sole leader.
@@ -363,6 +377,8 @@ class Node:
         self.add_native_handler("metadata_noop", self._h_metadata_noop)
         self.add_native_handler("set_cluster_config", self._h_set_cluster_config)
         self.add_native_handler("health", self._h_health)
+        self.add_native_handler("authenticate", self.security.h_authenticate)
+        self.security.register_handlers()
         self.add_native_handler(
             "describe_cluster_config", lambda req, ctx: dict(self.raft.snapshot.data.get("config", {}))
         )

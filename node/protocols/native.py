@@ -129,6 +129,8 @@ class _NativeProtocol(asyncio.Protocol):
             return
         assert self._ctx is not None
         try:
+            if self._server.authorize is not None:
+                self._server.authorize(request, self._ctx)
             result = handler(request, self._ctx)
         except KeystreamError as exc:
             self._write(encode_error(request.request_id, exc))
@@ -224,6 +226,8 @@ class NativeServer:
         self.idle_timeout_s = idle_timeout_s
         self.connections: set[_NativeProtocol] = set()
         self.on_disconnect: list[Callable[[ConnectionContext], None]] = []
+        # Called before every handler; raises KeystreamError to refuse (node/security.py).
+        self.authorize: Callable[[Request, ConnectionContext], None] | None = None
         self._server: asyncio.base_events.Server | None = None
         self._reaper: asyncio.Task[None] | None = None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from client.connection import NativeConnection
 from cluster.errors import ErrorCode, KeystreamError
@@ -29,10 +29,17 @@ _MAX_TRUNCATION_ROUNDS = 16
 
 
 class FetchSession:
-    def __init__(self, manager: ReplicaManager, leader_id: int, address_of: Callable[[int], str | None]) -> None:
+    def __init__(
+        self,
+        manager: ReplicaManager,
+        leader_id: int,
+        address_of: Callable[[int], str | None],
+        connect: Callable[..., Any] | None = None,
+    ) -> None:
         self.manager = manager
         self.leader_id = leader_id
         self._address_of = address_of
+        self._connect = connect
         self.partitions: dict[tuple[str, int], Replica] = {}
         self._conn: NativeConnection | None = None
         self._wake = asyncio.Event()
@@ -89,7 +96,10 @@ class FetchSession:
         address = self._address_of(self.leader_id)
         if address is None:
             raise ConnectionError(f"no address known for node {self.leader_id}")
-        self._conn = await NativeConnection.open(address, connect_timeout=3.0)
+        if self._connect is not None:
+            self._conn = await self._connect(address, timeout=3.0)
+        else:
+            self._conn = await NativeConnection.open(address, connect_timeout=3.0)
         return self._conn
 
     async def _truncate_divergent(self, conn: NativeConnection) -> None:
@@ -201,9 +211,15 @@ class FetchSession:
 
 
 class FetcherManager:
-    def __init__(self, manager: ReplicaManager, address_of: Callable[[int], str | None]) -> None:
+    def __init__(
+        self,
+        manager: ReplicaManager,
+        address_of: Callable[[int], str | None],
+        connect: Callable[..., Any] | None = None,
+    ) -> None:
         self.manager = manager
         self._address_of = address_of
+        self._connect = connect
         self._sessions: dict[int, FetchSession] = {}
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -212,7 +228,7 @@ class FetcherManager:
         session = self._sessions.get(replica.leader_id)
         if session is None:
             session = self._sessions[replica.leader_id] = FetchSession(
-                self.manager, replica.leader_id, self._address_of
+                self.manager, replica.leader_id, self._address_of, self._connect
             )
         session.partitions[replica.key] = replica
         session.wake()

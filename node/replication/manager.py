@@ -93,6 +93,7 @@ class ReplicaManager:
         propose: Callable[[dict[str, Any]], Any],
         internal_address: Callable[[int], str | None],
         can_lead: Callable[[], bool],
+        connect: Callable[..., Any] | None = None,
     ) -> None:
         self.node_id = node_id
         self.log_dir = data_dir / "log"
@@ -100,7 +101,7 @@ class ReplicaManager:
         self._propose = propose
         self._can_lead = can_lead
         self.replicas: dict[tuple[str, int], Replica] = {}
-        self.fetchers = FetcherManager(self, internal_address)
+        self.fetchers = FetcherManager(self, internal_address, connect)
         self.live_nodes: set[int] = set()
         self._hw_checkpoint = data_dir / "replication-offset-checkpoint"
         self._saved_hw: dict[str, int] = {}

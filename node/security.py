@@ -1,0 +1,316 @@
+"""Authentication, authorization, TLS and the audit log of one node.
+
+Every front end asks the same two questions here: *who is this connection*
+(:meth:`Security.authenticate`, :meth:`Security.principal`) and *may it do
+this* (:class:`cluster.auth.Principal`'s ``require``, and
+:meth:`Security.authorize_native` for the native protocol's operations).
+
+Open mode. With no users defined, a cluster accepts anonymous requests, as a
+fresh Redis or Kafka does, but only from loopback peers unless the node runs
+with ``--insecure``; it says so loudly at start-up and on every anonymous
+remote attempt. Once a user exists, everything except ``ping``, ``health`` and
+``authenticate`` needs credentials. Other nodes authenticate with a token
+derived from the cluster secret and may do anything.
+
+TLS (Python's ``ssl``): ``--set tls.cert=... --set tls.key=... [--set tls.ca=...]
+[--set tls.client.auth=required] --set tls.listeners=external,internal`` turns
+on TLS for the named listeners (all services on them); nodes dial each other
+over TLS when the inter-node listener uses it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import ssl
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from cluster import commands as command_table
+from cluster.auth import NODE_PRINCIPAL, Principal, node_token, verify_password
+from cluster.errors import ErrorCode, KeystreamError
+from node.protocols.native import ConnectionContext
+from node.protocols.native_codec import Request
+
+if TYPE_CHECKING:
+    from node.server import Node
+
+log = logging.getLogger(__name__)
+audit = logging.getLogger("keystream.audit")
+
+ANONYMOUS = "anonymous"
+_PRINCIPAL_KEY = "principal"
+
+
+def is_loopback(peer: str) -> bool:
+    host = peer.rpartition(":")[0].strip("[]") if ":" in peer else peer
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "")
+
+
+class Security:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        extra = node.config.extra
+        self.insecure = str(extra.get("insecure", "false")).lower() in ("1", "true", "yes", "on")
+        self.token = node_token(node.config.cluster_secret)
+        self.tls_listeners = {x.strip() for x in str(extra.get("tls.listeners", "")).split(",") if x.strip()}
+        self.tls_cert = extra.get("tls.cert")
+        self.tls_key = extra.get("tls.key")
+        self.tls_ca = extra.get("tls.ca")
+        self.tls_client_auth = str(extra.get("tls.client.auth", "none"))
+        if self.tls_listeners and not (self.tls_cert and self.tls_key):
+            raise KeystreamError(ErrorCode.INVALID_CONFIG, "tls.listeners needs tls.cert and tls.key")
+        if self.tls_client_auth not in ("none", "optional", "required"):
+            raise KeystreamError(ErrorCode.INVALID_CONFIG, "tls.client.auth must be none, optional or required")
+
+    # --- TLS ----------------------------------------------------------------------------------------
+    def server_ssl(self, listener: str) -> ssl.SSLContext | None:
+        if listener not in self.tls_listeners:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        if self.tls_ca:
+            ctx.load_verify_locations(str(self.tls_ca))
+        ctx.verify_mode = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}[
+            self.tls_client_auth
+        ]
+        return ctx
+
+    def internal_client_ssl(self) -> ssl.SSLContext | None:
+        """For this node's connections to other nodes (their inter-node listener)."""
+        if self.node.config.inter_node_listener not in self.tls_listeners:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.tls_ca) if self.tls_ca else None)
+        ctx.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+        return ctx
+
+    def node_credentials(self) -> dict[str, Any]:
+        return {"mechanism": "NODE", "token": self.token}
+
+    # --- who ------------------------------------------------------------------------------------------
+    @property
+    def users(self) -> dict[str, Any]:
+        return dict(self.node.raft.snapshot.data.get("users") or {})
+
+    @property
+    def open_mode(self) -> bool:
+        return not self.users
+
+    def authenticate(self, mechanism: Any, username: Any, secret: Any, peer: str) -> Principal:
+        if mechanism == "NODE":
+            if not (isinstance(secret, str) and _same(secret, self.token)):
+                self._refuse("node token", peer, str(username))
+            return Principal(NODE_PRINCIPAL, [], superuser=True)
+        if mechanism not in ("PLAIN", None):
+            raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, f"unsupported mechanism {mechanism!r}; use PLAIN")
+        user = self.users.get(username) if isinstance(username, str) else None
+        if user is None or not verify_password(secret if isinstance(secret, str) else "", user["password"]):
+            self._refuse("password", peer, str(username))
+        audit.info("authentication succeeded: user=%s peer=%s", username, peer)
+        return Principal(str(username), list(user["grants"]))
+
+    def _refuse(self, what: str, peer: str, username: str) -> NoReturn:
+        audit.warning("authentication failed (%s): user=%r peer=%s", what, username, peer)
+        raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, "invalid username-password pair or user is disabled")
+
+    def refresh(self, principal: Principal) -> Principal:
+        """The principal with its current grants (role changes apply at once, everywhere)."""
+        if principal.superuser:
+            return principal
+        user = self.users.get(principal.name)
+        if user is None:
+            raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, f"user {principal.name!r} no longer exists")
+        return Principal(principal.name, list(user["grants"]))
+
+    def anonymous(self, peer: str) -> Principal | None:
+        """The principal of an unauthenticated connection, if open mode allows one."""
+        if not self.open_mode:
+            return None
+        if self.insecure or is_loopback(peer):
+            return Principal(ANONYMOUS, [], superuser=True)
+        audit.warning("refused anonymous access from %s: no users are defined and the node is not --insecure", peer)
+        return None
+
+    def principal(self, ctx: ConnectionContext) -> Principal:
+        principal = ctx.attributes.get(_PRINCIPAL_KEY)
+        if principal is not None:
+            return self.refresh(principal)
+        anonymous = self.anonymous(ctx.peer)
+        if anonymous is None:
+            raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, "authentication required (op authenticate first)")
+        return anonymous
+
+    # --- user administration (native ops; cluster admins only) ------------------------------------------
+    def register_handlers(self) -> None:
+        node = self.node
+        node.add_native_handler("create_user", self._h_create_user)
+        node.add_native_handler("delete_user", self._h_user_op("delete_user"))
+        node.add_native_handler("grant", self._h_user_op("grant"))
+        node.add_native_handler("revoke", self._h_user_op("revoke"))
+        node.add_native_handler("list_users", lambda req, ctx: [
+            {"name": name, "grants": user["grants"]} for name, user in sorted(self.users.items())
+        ])  # fmt: skip
+
+    async def _h_create_user(self, req: Request, ctx: ConnectionContext) -> Any:
+        import asyncio
+
+        from cluster.auth import hash_password, validate_grant, validate_username
+
+        name = validate_username(req.args.get("name"))
+        grants = [validate_grant(g.get("role"), g.get("resource")) for g in req.args.get("grants") or []]
+        record = await asyncio.to_thread(hash_password, str(req.args.get("password", "")))
+        result = await self.node.raft.propose(
+            {"op": "create_user", "name": name, "password": record, "grants": grants,
+             "replace": bool(req.args.get("replace", False))},
+            timeout=10.0,
+        )  # fmt: skip
+        audit.info(
+            "user %s %s by %s", name, "updated" if req.args.get("replace") else "created", ctx.principal or ANONYMOUS
+        )
+        return result
+
+    def _h_user_op(self, op: str) -> Callable[[Request, ConnectionContext], Any]:
+        async def handler(req: Request, ctx: ConnectionContext) -> Any:
+            command = {"op": op, "name": req.args.get("name"), "role": req.args.get("role"),
+                       "resource": req.args.get("resource")}  # fmt: skip
+            result = await self.node.raft.propose(command, timeout=10.0)
+            audit.info("%s %s %s %s by %s", op, req.args.get("name"), req.args.get("role") or "",
+                       req.args.get("resource") or "", ctx.principal or ANONYMOUS)  # fmt: skip
+            return result
+
+        return handler
+
+    # --- native protocol --------------------------------------------------------------------------------
+    def h_authenticate(self, req: Request, ctx: ConnectionContext) -> Any:
+        principal = self.authenticate(
+            req.args.get("mechanism", "PLAIN"), req.args.get("username"),
+            req.args.get("password", req.args.get("token")), ctx.peer,
+        )  # fmt: skip
+        ctx.attributes[_PRINCIPAL_KEY] = principal
+        ctx.principal = principal.name
+        return {"user": principal.name}
+
+    def authorize_native(self, req: Request, ctx: ConnectionContext) -> None:
+        """Raise AUTHENTICATION_FAILED / AUTHORIZATION_FAILED unless the request is allowed."""
+        rule = _RULES.get(req.op, _node_or_cluster_admin)
+        if rule is None:
+            return
+        principal = self.principal(ctx)
+        if principal.superuser:
+            return
+        rule(principal, req.args)
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+Rule = Callable[[Principal, dict[str, Any]], None] | None
+
+
+def _node_or_cluster_admin(principal: Principal, args: dict[str, Any]) -> None:
+    principal.require("admin", "cluster")
+
+
+def _authenticated(principal: Principal, args: dict[str, Any]) -> None:
+    return None
+
+
+def _topics_in(args: dict[str, Any], key: str = "partitions") -> Iterable[str]:
+    for part in args.get(key) or []:
+        if isinstance(part, list) and part:
+            yield str(part[0])
+
+
+def _produce(principal: Principal, args: dict[str, Any]) -> None:
+    for entry in args.get("topics") or []:
+        if isinstance(entry, list) and entry:
+            principal.require("write", "topic", str(entry[0]))
+
+
+def _read_topics(principal: Principal, args: dict[str, Any]) -> None:
+    for topic in _topics_in(args):
+        principal.require("read", "topic", topic)
+
+
+def _topic_admin(principal: Principal, args: dict[str, Any]) -> None:
+    principal.require("admin", "topic", str(args.get("name", "")))
+
+
+def _kv_argv(principal: Principal, argv: Any, force_write: bool = False) -> None:
+    if not isinstance(argv, list) or not argv:
+        return
+    raw = [a if isinstance(a, bytes) else str(a).encode() for a in argv]
+    spec = command_table.lookup(raw)
+    role = "read" if spec is not None and spec.is_readonly and not force_write else "write"
+    keys = command_table.get_keys(raw) if spec is not None else []
+    if not keys:  # keyless: DBSIZE/SCAN/KEYS read everything; FLUSHALL writes everything
+        principal.require("admin" if role == "write" else "read", "key", "*")
+        return
+    for key in keys:
+        principal.require(role, "key", key)
+
+
+def _kv(principal: Principal, args: dict[str, Any]) -> None:
+    _kv_argv(principal, args.get("argv"))
+
+
+def _kv_batch(principal: Principal, args: dict[str, Any]) -> None:
+    for argv in args.get("commands") or []:
+        _kv_argv(principal, argv)
+
+
+def _kv_exec(principal: Principal, args: dict[str, Any]) -> None:
+    for argv in args.get("commands") or []:
+        _kv_argv(principal, argv)
+
+
+def _kv_watch(principal: Principal, args: dict[str, Any]) -> None:
+    for key in args.get("keys") or []:
+        principal.require("read", "key", key)
+
+
+def _group(principal: Principal, args: dict[str, Any]) -> None:
+    group = args.get("group_id", args.get("group", ""))
+    principal.require("read", "group", str(group))
+
+
+_RULES: dict[str, Rule] = {
+    "authenticate": None,
+    "ping": None,
+    "health": None,
+    "metadata": _authenticated,
+    "cluster_status": _authenticated,
+    "list_topics": _authenticated,
+    "describe_topics": _authenticated,
+    "init_producer_id": _authenticated,
+    "produce": _produce,
+    "fetch": _read_topics,
+    "list_offsets": _read_topics,
+    "push_subscribe": _read_topics,
+    "push_credit": _authenticated,
+    "push_unsubscribe": _authenticated,
+    "create_topic": _topic_admin,
+    "delete_topic": _topic_admin,
+    "alter_topic_config": _topic_admin,
+    "kv": _kv,
+    "kv_batch": _kv_batch,
+    "kv_exec": _kv_exec,
+    "kv_watch": _kv_watch,
+    "find_coordinator": _group,
+    "join_group": _group,
+    "sync_group": _group,
+    "heartbeat": _group,
+    "leave_group": _group,
+    "offset_commit": _group,
+    "offset_fetch": _group,
+    "list_groups": _authenticated,
+    "describe_groups": _authenticated,
+    # everything else (replication, node-to-node, users, cluster config): nodes and cluster admins
+}
