@@ -64,6 +64,7 @@ class LocalCluster:
         env: Mapping[str, str] | None = None,
         per_node_args: Mapping[int, Sequence[str]] | None = None,
         per_node_env: Mapping[int, Mapping[str, str]] | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not 1 <= nodes <= 7:
             raise ValueError(f"--nodes must be between 1 and 7, got {nodes}")
@@ -75,6 +76,8 @@ class LocalCluster:
         self.per_node_args = {k: list(v) for k, v in (per_node_args or {}).items()}
         self.env = dict(env or {})
         self.per_node_env = {k: dict(v) for k, v in (per_node_env or {}).items()}
+        # ssl / credentials for this object's own readiness checks
+        self.client_options: dict[str, Any] = dict(client_options or {})
         self.nodes = {i: NodeProcess(i) for i in range(1, nodes + 1)}
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.secret = self._load_or_create_secret()
@@ -227,8 +230,10 @@ class LocalCluster:
     # --- readiness -------------------------------------------------------------------------------
     async def node_map(self, node_id: int, timeout: float = 2.0) -> dict[str, Any] | None:
         try:
-            conn = await NativeConnection.open(self.address(node_id, "native"), connect_timeout=timeout)
-        except ConnectionError:
+            conn = await NativeConnection.open(
+                self.address(node_id, "native"), connect_timeout=timeout, **self.client_options
+            )
+        except (ConnectionError, KeystreamError):
             return None
         try:
             return dict(await conn.request("metadata", {}, timeout=timeout))
@@ -239,8 +244,10 @@ class LocalCluster:
 
     async def node_health(self, node_id: int, timeout: float = 2.0) -> dict[str, Any] | None:
         try:
-            conn = await NativeConnection.open(self.address(node_id, "native"), connect_timeout=timeout)
-        except ConnectionError:
+            conn = await NativeConnection.open(
+                self.address(node_id, "native"), connect_timeout=timeout, **self.client_options
+            )
+        except (ConnectionError, KeystreamError):
             return None
         try:
             return dict(await conn.request("health", {}, timeout=timeout))

@@ -153,6 +153,7 @@ _ENV = {
     "log_format": "KEYSTREAM_LOG_FORMAT",
     "raft_dial_overrides": "KEYSTREAM_RAFT_DIAL",
     "peer_dial_overrides": "KEYSTREAM_PEER_DIAL",
+    "insecure": "KEYSTREAM_INSECURE",
 }
 SECRET_ENV = "KEYSTREAM_CLUSTER_SECRET"
 
@@ -296,4 +297,4 @@ def _build(raw: dict[str, Any], env: Mapping[str, str]) -> NodeConfig:
     )
 
 
-_KNOWN = set(_ENV) | {"cluster_secret", "config"}
+_KNOWN = (set(_ENV) | {"cluster_secret", "config"}) - {"insecure"}

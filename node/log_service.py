@@ -23,6 +23,7 @@ from cluster.errors import ErrorCode, KeystreamError
 from cluster.state import ClusterState
 from cluster.topics import assign_replicas, validate_topic_config, validate_topic_name
 from node.peers import PeerConnections
+from node.protocols.http import principal, require
 from node.protocols.native import ConnectionContext
 from node.protocols.native_codec import Request
 from node.replication.manager import ReplicaManager, ReplicationSettings, log_config_for
@@ -254,6 +255,7 @@ class LogService:
 
     async def _http_produce(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
+        require(request, "write", "topic", name)
         if request.content_type == _MSGPACK:
             body = msgpack.unpackb(await request.read(), raw=False)
         else:
@@ -297,6 +299,7 @@ class LogService:
 
     async def _http_fetch(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
+        require(request, "read", "topic", name)
         try:
             partition = int(request.match_info["partition"])
             offset = int(request.query.get("offset", "0"))
@@ -342,22 +345,26 @@ class LogService:
     # --- HTTP -----------------------------------------------------------------------------------------------
     def _routes(self, app: web.Application) -> None:
         async def list_topics(request: web.Request) -> web.Response:
+            principal(request)
             return web.json_response({"topics": sorted(self.node.raft.snapshot.topics)})
 
         async def create(request: web.Request) -> web.Response:
             body = await request.json()
             if not isinstance(body, dict):
                 raise KeystreamError(ErrorCode.INVALID_REQUEST, "body must be a JSON object")
+            require(request, "admin", "topic", str(body.get("name", "")))
             result = await self.create_topic(
                 body.get("name"), body.get("partitions"), body.get("replication_factor"), body.get("config")
             )
             return web.json_response(result, status=201)
 
         async def describe(request: web.Request) -> web.Response:
+            principal(request)
             return web.json_response((await self.describe_topics([request.match_info["name"]]))[0])
 
         async def delete(request: web.Request) -> web.Response:
             name = request.match_info["name"]
+            require(request, "admin", "topic", name)
             await self.node.raft.propose({"op": "delete_topic", "name": name}, timeout=10.0)
             return web.json_response({"deleted": name})
 

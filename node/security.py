@@ -65,6 +65,12 @@ class Security:
             raise KeystreamError(ErrorCode.INVALID_CONFIG, "tls.listeners needs tls.cert and tls.key")
         if self.tls_client_auth not in ("none", "optional", "required"):
             raise KeystreamError(ErrorCode.INVALID_CONFIG, "tls.client.auth must be none, optional or required")
+        import hashlib
+        import hmac
+
+        self._token_key = hmac.new(node.config.cluster_secret.encode(), b"keystream http tokens v1",
+                                   hashlib.sha256).digest()  # fmt: skip
+        self._basic_cache: dict[str, tuple[Principal, float]] = {}
 
     # --- TLS ----------------------------------------------------------------------------------------
     def server_ssl(self, listener: str) -> ssl.SSLContext | None:
@@ -143,6 +149,64 @@ class Security:
         if anonymous is None:
             raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, "authentication required (op authenticate first)")
         return anonymous
+
+    # --- HTTP ------------------------------------------------------------------------------------------
+    async def http_principal(self, header: str, peer: str) -> Principal:
+        """``Basic base64(user:password)`` or ``Bearer <token from POST /v1/auth/token>``."""
+        import asyncio
+        import base64
+        import hashlib
+
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return self.refresh(self.verify_token(value.strip(), peer))
+        if scheme.lower() != "basic":
+            raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, "use HTTP Basic or a Bearer token")
+        try:
+            username, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, "malformed Basic credentials") from None
+        # scrypt costs ~50 ms on purpose: remember good credentials briefly, per node
+        cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
+        import time
+
+        cached = self._basic_cache.get(cache_key)
+        if cached is not None and cached[1] > time.monotonic():
+            return self.refresh(cached[0])
+        found = await asyncio.to_thread(self.authenticate, "PLAIN", username, password, peer)
+        self._basic_cache[cache_key] = (found, time.monotonic() + 60)
+        if len(self._basic_cache) > 10_000:
+            self._basic_cache.clear()
+        return found
+
+    def issue_token(self, principal: Principal, ttl_s: int = 3600) -> str:
+        import base64
+        import hashlib
+        import hmac
+        import time
+
+        import msgpack
+
+        payload = base64.urlsafe_b64encode(msgpack.packb({"u": principal.name, "exp": int(time.time()) + ttl_s}))
+        mac = hmac.new(self._token_key, payload, hashlib.sha256).hexdigest()
+        return f"{payload.decode()}.{mac}"
+
+    def verify_token(self, token: str, peer: str) -> Principal:
+        import base64
+        import hashlib
+        import hmac
+        import time
+
+        import msgpack
+
+        payload, _, mac = token.partition(".")
+        expected = hmac.new(self._token_key, payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(mac.encode(), expected.encode()):
+            self._refuse("bearer token", peer, "?")
+        claims = msgpack.unpackb(base64.urlsafe_b64decode(payload))
+        if claims["exp"] < time.time():
+            raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, "the token has expired")
+        return Principal(str(claims["u"]), [])
 
     # --- user administration (native ops; cluster admins only) ------------------------------------------
     def register_handlers(self) -> None:

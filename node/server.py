@@ -30,7 +30,7 @@ from cluster.raft import MetadataRaft, RaftSettings, secret_fingerprint
 from cluster.state import ClusterState
 from node.config import NodeConfig
 from node.controller_service import ControllerService
-from node.protocols.http import LISTENER_KEY, HttpFrontEnd
+from node.protocols.http import LISTENER_KEY, HttpFrontEnd, principal
 from node.protocols.native import ConnectionContext, Handler, NativeServer
 from node.protocols.native_codec import Request
 
@@ -78,6 +78,7 @@ class Node:
         from node.security import Security
 
         self.security = Security(self)
+        self.http.security = self.security
         self._register_core_handlers()
         self.http.add_routes(self._core_routes)
 
@@ -422,18 +423,27 @@ class Node:
 
     def _core_routes(self, app: web.Application) -> None:
         async def cluster(request: web.Request) -> web.Response:
+            principal(request)
             return web.json_response(self.cluster_map(request.app[LISTENER_KEY]))
+
+        async def token(request: web.Request) -> web.Response:
+            caller = principal(request)
+            if caller is None or caller.name == "anonymous":
+                raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, "a token needs a user (HTTP Basic)")
+            return web.json_response({"token": self.security.issue_token(caller), "expires_in": 3600})
 
         async def health(request: web.Request) -> web.Response:
             ok, body = self.health()
             return web.json_response(body, status=200 if ok else 503)
 
         async def status(request: web.Request) -> web.Response:
+            principal(request)
             return web.json_response(self.status())
 
         app.router.add_get("/v1/cluster", cluster)
         app.router.add_get("/v1/health", health)
         app.router.add_get("/v1/cluster/status", status)
+        app.router.add_post("/v1/auth/token", token)
 
 
 async def _bind(coro: Any, what: str, address: str) -> None:

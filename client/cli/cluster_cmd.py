@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from client.cli.common import bootstrap_option, print_json, resolve_bootstrap
+from client.cli.common import bootstrap_option, print_json, resolve_bootstrap, sdk_options
 from client.connection import NativeConnection
 from cluster.errors import KeystreamError
 
@@ -24,7 +24,7 @@ async def _status(bootstrap: list[str], timeout: float) -> dict[str, Any]:
     errors = []
     for address in bootstrap:
         try:
-            conn = await NativeConnection.open(address, connect_timeout=timeout)
+            conn = await NativeConnection.open(address, connect_timeout=timeout, **sdk_options())
         except ConnectionError as exc:
             errors.append(str(exc))
             continue

@@ -44,3 +44,45 @@ bootstrap_option = click.option(
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+CREDENTIALS_ENV = ("KEYSTREAM_USER", "KEYSTREAM_PASSWORD")
+TLS_CA_ENV = "KEYSTREAM_TLS_CA"
+CREDENTIALS_FILE_ENV = "KEYSTREAM_CREDENTIALS_FILE"
+
+
+def sdk_options() -> dict[str, Any]:
+    """Credentials and TLS for the SDK: from ``keystream --user/--password/--tls-ca`` (which set
+    the environment), ``$KEYSTREAM_USER``/``$KEYSTREAM_PASSWORD``/``$KEYSTREAM_TLS_CA``, or a TOML
+    file (``--credentials-file``/``$KEYSTREAM_CREDENTIALS_FILE``: user, password, tls_ca)."""
+    import tomllib
+
+    user = os.environ.get(CREDENTIALS_ENV[0])
+    password = os.environ.get(CREDENTIALS_ENV[1])
+    tls_ca = os.environ.get(TLS_CA_ENV)
+    file = os.environ.get(CREDENTIALS_FILE_ENV)
+    if file:
+        try:
+            data = tomllib.loads(Path(file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise click.UsageError(f"cannot read credentials file {file}: {exc}") from None
+        user = user or data.get("user")
+        password = password or data.get("password")
+        tls_ca = tls_ca or data.get("tls_ca")
+    options: dict[str, Any] = {}
+    if user:
+        if not password:
+            raise click.UsageError("a user needs a password (--password or $KEYSTREAM_PASSWORD)")
+        options["credentials"] = {"mechanism": "PLAIN", "username": user, "password": password}
+    if tls_ca:
+        import ssl
+
+        options["ssl"] = ssl.create_default_context(cafile=tls_ca)
+    return options
+
+
+def connect(bootstrap: str | None) -> Any:
+    """A Keystream SDK client for the CLI: bootstrap, credentials and TLS resolved."""
+    from client import Keystream
+
+    return Keystream(resolve_bootstrap(bootstrap), **sdk_options())

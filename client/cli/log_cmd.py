@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from client import Keystream, TopicPartition
-from client.cli.common import bootstrap_option, resolve_bootstrap
+from client import TopicPartition
+from client.cli.common import bootstrap_option, connect
 from client.cli.runner import run
 from cluster.errors import KeystreamError
 
@@ -33,7 +33,7 @@ def produce(topic: str, bootstrap: str | None, acks: str, partition: int | None,
     """Produce lines from stdin to TOPIC; exits 0 only once every line is acknowledged."""
 
     async def go() -> tuple[int, int, list[str]]:
-        async with Keystream(resolve_bootstrap(bootstrap)) as ks:
+        async with connect(bootstrap) as ks:
             producer = ks.producer(acks=acks if acks == "all" else int(acks), linger_ms=linger_ms,
                                    compression=None if compression == "none" else compression,
                                    delivery_timeout_ms=delivery_timeout_ms)  # fmt: skip
@@ -102,7 +102,7 @@ def consume(topic: str, bootstrap: str | None, from_beginning: bool, offset: int
         raise click.UsageError("--from-beginning and --offset exclude each other")
 
     async def go() -> int:
-        async with Keystream(resolve_bootstrap(bootstrap)) as ks:
+        async with connect(bootstrap) as ks:
             consumer = ks.consumer(auto_offset_reset="earliest" if from_beginning else "latest")
             if partition is None:
                 tps = await consumer.assign_topic(topic)

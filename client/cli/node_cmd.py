@@ -34,8 +34,16 @@ from node.config import ConfigError, load_config
 @click.option("--session-timeout-ms", type=int, help="Fence a node silent this long (default 3000).")
 @click.option("--heartbeat-interval-ms", type=int, help="Heartbeat period (default 500).")
 @click.option("--metadata-fsync/--no-metadata-fsync", default=None, help="fsync metadata before acknowledging.")
-@click.option("--raft-dial", "raft_dial_overrides", help="Dial Raft peers at these addresses instead (ID=HOST:PORT,...), e.g. proxies.")
-@click.option("--peer-dial", "peer_dial_overrides", help="Dial other nodes' native listener at these addresses instead (ID=HOST:PORT,...).")
+@click.option(
+    "--raft-dial",
+    "raft_dial_overrides",
+    help="Dial Raft peers at these addresses instead (ID=HOST:PORT,...), e.g. proxies.",
+)
+@click.option(
+    "--peer-dial",
+    "peer_dial_overrides",
+    help="Dial other nodes' native listener at these addresses instead (ID=HOST:PORT,...).",
+)
 @click.option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log line format.")
 @click.option(

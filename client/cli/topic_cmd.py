@@ -8,8 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from client import Keystream
-from client.cli.common import bootstrap_option, print_json, resolve_bootstrap
+from client.cli.common import bootstrap_option, connect, print_json
 from client.cli.runner import run
 
 
@@ -39,7 +38,7 @@ def create(name: str, partitions: int | None, replication_factor: int | None, co
     """Create topic NAME."""
 
     async def go() -> dict[str, Any]:
-        async with Keystream(resolve_bootstrap(bootstrap)) as ks:
+        async with connect(bootstrap) as ks:
             return await ks.admin.create_topic(name, partitions, replication_factor, _config_pairs(configs))
 
     result = run(go())
@@ -53,7 +52,7 @@ def list_(bootstrap: str | None, as_json: bool) -> None:
     """List topics."""
 
     async def go() -> list[str]:
-        async with Keystream(resolve_bootstrap(bootstrap)) as ks:
+        async with connect(bootstrap) as ks:
             return await ks.admin.list_topics()
 
     names = run(go())
@@ -72,7 +71,7 @@ def describe(names: tuple[str, ...], bootstrap: str | None, as_json: bool) -> No
     """Leader, epoch, replicas, ISR, log start and high watermark of every partition."""
 
     async def go() -> list[dict[str, Any]]:
-        async with Keystream(resolve_bootstrap(bootstrap)) as ks:
+        async with connect(bootstrap) as ks:
             return await ks.admin.describe_topics(list(names) or None)
 
     topics = run(go())
@@ -114,7 +113,7 @@ def delete(name: str, bootstrap: str | None) -> None:
     """Delete topic NAME and all its data."""
 
     async def go() -> None:
-        async with Keystream(resolve_bootstrap(bootstrap)) as ks:
+        async with connect(bootstrap) as ks:
             await ks.admin.delete_topic(name)
 
     run(go())
@@ -130,7 +129,7 @@ def alter(name: str, configs: tuple[str, ...], deletes: tuple[str, ...], bootstr
     """Change a topic's configuration."""
 
     async def go() -> dict[str, str]:
-        async with Keystream(resolve_bootstrap(bootstrap)) as ks:
+        async with connect(bootstrap) as ks:
             return await ks.admin.alter_topic_config(name, _config_pairs(configs), list(deletes))
 
     result = run(go())

@@ -19,6 +19,8 @@ from cluster.errors import ErrorCode, KeystreamError
 log = logging.getLogger(__name__)
 
 LISTENER_KEY = web.AppKey("listener", str)
+SECURITY_KEY = web.AppKey("security", object)
+_PRINCIPAL = "principal"
 
 _STATUS = {
     ErrorCode.INVALID_REQUEST: 400,
@@ -55,9 +57,40 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Any]) -
         response: web.StreamResponse = await handler(request)
         return response
     except KeystreamError as exc:
-        return error_response(exc)
+        response = error_response(exc)
+        if exc.code == ErrorCode.AUTHENTICATION_FAILED:
+            response.headers["WWW-Authenticate"] = 'Basic realm="keystream"'
+        return response
     except json.JSONDecodeError as exc:
         return error_response(KeystreamError(ErrorCode.INVALID_REQUEST, f"body is not valid JSON: {exc}"))
+
+
+@web.middleware
+async def _authenticate(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    """Resolve the caller from ``Authorization`` (Basic or Bearer) before any route runs."""
+    security: Any = request.app.get(SECURITY_KEY)
+    if security is not None:
+        peer = request.remote or ""
+        header = request.headers.get("Authorization")
+        request[_PRINCIPAL] = await security.http_principal(header, peer) if header else security.anonymous(peer)
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+def principal(request: web.Request) -> Any:
+    """The authenticated caller of ``request`` (401 if there is none)."""
+    if request.app.get(SECURITY_KEY) is None:
+        return None
+    found = request.get(_PRINCIPAL)
+    if found is None:
+        raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, "authentication required (HTTP Basic or Bearer)")
+    return found
+
+
+def require(request: web.Request, role: str, kind: str, name: str = "") -> None:
+    caller = principal(request)
+    if caller is not None:
+        caller.require(role, kind, name)
 
 
 RouteAdder = Callable[[web.Application], None]
@@ -67,13 +100,16 @@ class HttpFrontEnd:
     def __init__(self) -> None:
         self._route_adders: list[RouteAdder] = []
         self._runners: list[web.AppRunner] = []
+        self.security: Any = None
 
     def add_routes(self, adder: RouteAdder) -> None:
         self._route_adders.append(adder)
 
     async def start(self, listener: str, host: str, port: int, ssl: Any = None) -> None:
-        app = web.Application(middlewares=[_errors], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[_errors, _authenticate], client_max_size=64 * 1024 * 1024)
         app[LISTENER_KEY] = listener
+        if self.security is not None:
+            app[SECURITY_KEY] = self.security
         for adder in self._route_adders:
             adder(app)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -1,0 +1,145 @@
+"""Authentication and authorization on every listener, role changes everywhere at once, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from client import Keystream
+from client.cli.certs_cmd import make_dev_certs
+from client.connection import NativeConnection
+from client.local_cluster import LocalCluster
+from cluster.errors import ErrorCode, KeystreamError
+from node.storage.batch import build_batch
+from tests.conftest import eventually
+
+ADMIN = {"mechanism": "PLAIN", "username": "root", "password": "root-password"}
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+async def _expect(code: ErrorCode, coro: object) -> None:
+    with pytest.raises(KeystreamError) as info:
+        await coro  # type: ignore[misc]
+    assert info.value.code == code, info.value
+
+
+async def test_users_roles_on_native_and_http(cluster_factory: Callable[..., LocalCluster]) -> None:
+    cluster = cluster_factory(3)
+    cluster.start_all()
+    await cluster.wait_ready(30)
+    # open mode (no users yet), from loopback: the first admin is created anonymously
+    anon = await NativeConnection.open(cluster.address(1, "native"))
+    await anon.request("create_user", {"name": "root", "password": "root-password",
+                                       "grants": [{"role": "admin", "resource": "cluster"},
+                                                  {"role": "admin", "resource": "topic:*"},
+                                                  {"role": "admin", "resource": "key:*"}]})  # fmt: skip
+    # from now on, credentials are required
+    await _expect(ErrorCode.AUTHENTICATION_FAILED, anon.request("metadata", {}))
+    assert (await anon.request("ping"))["node_id"] == 1  # liveness stays open
+    await anon.close()
+    await _expect(ErrorCode.AUTHENTICATION_FAILED, NativeConnection.open(
+        cluster.address(2, "native"), credentials={**ADMIN, "password": "wrong-password"}))  # fmt: skip
+
+    async with Keystream(cluster.bootstrap(), credentials=ADMIN) as admin:
+        await admin.admin.create_topic("orders.eu", partitions=1, replication_factor=3)
+        await admin.admin.create_topic("payments", partitions=1, replication_factor=3)
+        for name, password, grants in (
+            ("reader", "reader-password", [{"role": "read", "resource": "topic:orders.*"},
+                                           {"role": "read", "resource": "key:session:*"}]),
+            ("writer", "writer-password", [{"role": "write", "resource": "key:session:*"}]),
+        ):  # fmt: skip
+            await admin.cluster.request_any("create_user", {"name": name, "password": password, "grants": grants})
+        await admin.kv.set("session:1", "alice")
+        producer = await admin.producer().start()
+        await producer.send_and_wait("orders.eu", b"order-1")
+        await producer.close()
+
+    reader_creds = {"mechanism": "PLAIN", "username": "reader", "password": "reader-password"}
+    async with Keystream(cluster.bootstrap(), credentials=reader_creds) as reader:
+        assert await reader.kv.get("session:1") == b"alice"
+        await _expect(ErrorCode.AUTHORIZATION_FAILED, reader.kv.set("session:1", "mallory"))
+        await _expect(ErrorCode.AUTHORIZATION_FAILED, reader.kv.get("other:1"))
+        leader = reader.cluster.leader("orders.eu", 0)[0]
+        conn = await reader.cluster.connection(leader)
+        await _expect(
+            ErrorCode.AUTHORIZATION_FAILED,
+            conn.request(
+                "produce", {"acks": 1, "topics": [["orders.eu", [[0, build_batch([(None, b"x", None, None)])]]]]}
+            ),
+        )
+        fetched = await conn.request("fetch", {"partitions": [["orders.eu", 0, 0]], "max_wait_ms": 0})
+        assert fetched["partitions"][0][2] == 0
+        pay_leader = reader.cluster.leader("payments", 0)[0]
+        await _expect(ErrorCode.AUTHORIZATION_FAILED, (await reader.cluster.connection(pay_leader)).request(
+            "fetch", {"partitions": [["payments", 0, 0]], "max_wait_ms": 0}))  # fmt: skip
+        await _expect(ErrorCode.AUTHORIZATION_FAILED, reader.admin.create_topic("orders.us", partitions=1))
+
+        # a grant made through node 3 applies on every node, without restarts
+        async with Keystream([cluster.address(3, "native")], credentials=ADMIN) as admin:
+            await admin.cluster.request_any("grant", {"name": "reader", "role": "write", "resource": "key:session:*"})
+        await eventually(lambda: reader.kv.set("session:2", "bob"), lambda ok: ok is True, timeout=10,
+                         what="the new grant taking effect")  # fmt: skip
+
+    async with aiohttp.ClientSession() as http:
+        base = f"http://{cluster.address(2, 'http')}"
+        async with http.get(f"{base}/v1/topics") as resp:
+            assert resp.status == 401 and "Basic" in resp.headers["WWW-Authenticate"]
+        async with http.get(f"{base}/v1/health") as resp:
+            assert resp.status == 200
+        async with http.get(f"{base}/v1/topics", headers=_basic("reader", "nope-nope")) as resp:
+            assert resp.status == 401
+        async with http.get(f"{base}/v1/topics/orders.eu/partitions/0/records?offset=0",
+                            headers=_basic("reader", "reader-password")) as resp:  # fmt: skip
+            assert resp.status == 200 and (await resp.json())["records"][0]["value"] == "order-1"
+        async with http.get(f"{base}/v1/topics/payments/partitions/0/records?offset=0",
+                            headers=_basic("reader", "reader-password")) as resp:  # fmt: skip
+            assert resp.status == 403
+        async with http.post(f"{base}/v1/auth/token", headers=_basic("root", "root-password")) as resp:
+            token = (await resp.json())["token"]
+        async with http.post(f"{base}/v1/topics", json={"name": "by-token", "partitions": 1},
+                             headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+            assert resp.status == 201
+        async with http.get(f"{base}/v1/topics", headers={"Authorization": "Bearer forged.token"}) as resp:
+            assert resp.status == 401
+
+
+async def test_tls_on_every_client_listener_and_between_nodes(
+    cluster_factory: Callable[..., LocalCluster], tmp_path: Path
+) -> None:
+    certs = tmp_path / "certs"
+    await asyncio.to_thread(make_dev_certs, certs, ["localhost", "127.0.0.1"], 0, 1)
+    trust = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    cluster = cluster_factory(
+        3,
+        extra_args=["--set", "tls.listeners=default", "--set", f"tls.cert={certs}/node.pem",
+                    "--set", f"tls.key={certs}/node-key.pem", "--set", f"tls.ca={certs}/ca.pem"],
+        client_options={"ssl": trust},
+    )  # fmt: skip
+    cluster.start_all()
+    await cluster.wait_ready(40)  # replication, heartbeats and readiness all go over TLS
+    async with Keystream(cluster.bootstrap(), ssl=trust) as ks:
+        await ks.admin.create_topic("secret", partitions=1, replication_factor=3)
+        producer = await ks.producer().start()
+        meta = await producer.send_and_wait("secret", b"over tls")
+        await producer.close()
+        assert meta.offset == 0
+        await ks.kv.set("k", "v")
+        assert await ks.kv.get("k") == b"v"
+    untrusting = ssl.create_default_context()  # the system CAs do not include our dev CA
+    with pytest.raises(ConnectionError):
+        await NativeConnection.open(cluster.address(1, "native"), ssl=untrusting)
+    with pytest.raises(ConnectionError):  # and a plaintext client cannot talk to it either
+        conn = await NativeConnection.open(cluster.address(1, "native"))
+        await conn.request("ping", timeout=5)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"https://{cluster.address(1, 'http')}/v1/health", ssl=trust) as resp:
+            assert resp.status == 200
