@@ -225,13 +225,12 @@ class LongDouble:
 
     @classmethod
     def parse(cls, raw: bytes) -> LongDouble | None:
-        """Redis's ``string2ld``: ``strtold`` over the whole argument, no leading space,
-        no overflow, no underflow to zero, no NaN; at most 5 KiB."""
+        """Redis's ``string2ld``: ``strtold`` over the whole argument (an embedded NUL
+        fails), no leading space, no overflow, no underflow to zero, no NaN; < 5 KiB."""
         if not raw or len(raw) >= MAX_LONG_DOUBLE_CHARS or raw[:1] in _C_SPACE:
             return None
-        text = _cstring(raw)
-        match = _match_strtod(text)
-        if match is None or match.end() != len(text):
+        match = _match_strtod(raw)  # the whole argument: an embedded NUL fails it
+        if match is None or match.end() != len(raw):
             return None
         negative = match["sign"] == b"-"
         if match["nan"] is not None:

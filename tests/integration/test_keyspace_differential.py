@@ -1431,9 +1431,9 @@ def test_large_collections(diff: Differential) -> None:
 
 KEYNAMES = [b"{p}a", b"{p}b", b"{p}c"]
 MEMBERS = [b"a", b"b", b"c", b"d", b"e", b"1", b"2", b"10"]
-SCORES = [b"0", b"1", b"2", b"1.5", b"-1", b"inf", b"-inf", b"-0", b"(1", b"abc", b"3"]
+SCORES = [b"0", b"1", b"2", b"1.5", b"-1", b"inf", b"-inf", b"-0", b"(1", b"abc", b"3", b"(2\x00"]
 INTS = [b"0", b"1", b"2", b"-1", b"-2", b"5", b"100", b"-100", b"x", b"9223372036854775807"]
-VALUES = [b"v", b"1", b"10", b"-3", b"2.5", b"", b"hello", b"abc"]
+VALUES = [b"v", b"1", b"10", b"-3", b"2.5", b"", b"hello", b"abc", b"7\x00x"]
 LEX = [b"-", b"+", b"[a", b"(b", b"[c", b"(e", b"a"]
 
 key = st.sampled_from(KEYNAMES)
@@ -1621,11 +1621,17 @@ GROUPS = {
 ANY_COMMAND = st.one_of(*GROUPS.values(), KEY_COMMANDS)
 # A program mostly exercises one type (so its values grow large enough to be interesting),
 # with generic key commands and, now and then, any other command mixed in.
+# A transaction: commands between MULTI and EXEC, sometimes after a WATCH.
+TRANSACTION = st.tuples(
+    _some(st.just([b"WATCH", KEYNAMES[0]]), 0, 1), st.lists(ANY_COMMAND, min_size=1, max_size=4)
+).map(lambda parts: [*parts[0], [b"MULTI"], *parts[1], [b"EXEC"]])
 PROGRAM = st.one_of(
     *[st.lists(st.one_of(GROWERS[name], GROWERS[name], group, group, KEY_COMMANDS, ANY_COMMAND),
                min_size=10, max_size=60)
       for name, group in GROUPS.items()],
     st.lists(st.one_of(ANY_COMMAND, *GROWERS.values()), min_size=10, max_size=60),
+    st.lists(st.one_of(ANY_COMMAND, *GROWERS.values(), TRANSACTION.map(lambda t: [b"BLOCK", t])),
+             min_size=10, max_size=40),
 )  # fmt: skip
 
 
@@ -1636,10 +1642,11 @@ PROGRAM = st.one_of(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(program=PROGRAM)
-def test_random_programs(diff: Differential, program: list[list[bytes]]) -> None:
+def test_random_programs(diff: Differential, program: list[Any]) -> None:
     diff.reset()
-    for argv in program:
-        diff.run(argv)
+    for item in program:
+        for argv in item[1] if item[0] == b"BLOCK" else [item]:
+            diff.run(argv)
     diff.compare_state()
 
 

@@ -70,6 +70,12 @@ def test_long_double_arithmetic_prints_like_redis(steps: list[bytes], text: byte
     assert total.human() == text
 
 
+def test_embedded_nul_bytes_follow_each_parser() -> None:
+    assert LongDouble.parse(b"1\x00v") is None  # string2ld compares the parsed length
+    assert parse_double(b"1\x00v") is None
+    assert parse_range_double(b"1\x00v") == 1.0  # zslParseRange stops at the C string's end
+
+
 def test_long_double_range() -> None:
     assert LongDouble.parse(b"1e4932") is not None  # beyond a double, within a long double
     assert LongDouble.parse(b"1e4933") is None  # overflow
