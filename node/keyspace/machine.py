@@ -326,6 +326,29 @@ class Keyspace:
             found.append(key)
         return found
 
+    def scan(
+        self,
+        now_ms: int,
+        cursor: int = 0,
+        match: bytes | None = None,
+        count: int = 10,
+        type_name: bytes | None = None,
+    ) -> tuple[int, list[bytes]]:
+        """SCAN over this shard: ``(next_cursor, keys)``; the cursor's low 14 bits are the
+        slot it continues in (see scan.py), 0 when done."""
+        argv = [b"SCAN", b"%d" % cursor, b"COUNT", b"%d" % count]
+        if match is not None:
+            argv += [b"MATCH", match]
+        if type_name is not None:
+            argv += [b"TYPE", type_name]
+        reply = self.read(argv, now_ms)
+        if isinstance(reply, RedisError):
+            raise reply
+        assert isinstance(reply, list) and isinstance(reply[0], bytes)
+        keys = reply[1]
+        assert isinstance(keys, list)
+        return int(reply[0]), [key for key in keys if isinstance(key, bytes)]
+
     def add_listener(self, listener: Callable[[TouchEvent], None]) -> None:
         """Called after every applied record that modified keys (wake BLPOP clients,
         invalidate client-side WATCH state)."""

@@ -97,3 +97,17 @@ def test_glob_matcher_examples() -> None:
     assert not glob_matcher(b"**")(b"")
     assert not glob_matcher(b"h[^e]llo")(b"hello")
     assert not glob_matcher(b"*a*a*a*a*a*a*a*a*b")(b"a" * 5_000)  # linear, not exponential
+
+
+def test_scan_method_walks_the_shard() -> None:
+    shard = Shard()
+    for i in range(300):
+        shard("SET", f"k{i}", "v")
+        shard("RPUSH", f"l{i}", "v")
+    cursor, seen = 0, []
+    while True:
+        cursor, keys = shard.keyspace.scan(shard.now_ms, cursor, match=b"l*", count=20, type_name=b"list")
+        seen += keys
+        if cursor == 0:
+            break
+    assert sorted(seen) == sorted(f"l{i}".encode() for i in range(300))
