@@ -229,3 +229,16 @@ def test_simple_string_replies() -> None:
     assert shard("TYPE", "nothing") == SimpleString("none")
     shard("SADD", "s", "x")
     assert shard("TYPE", "s") == SimpleString("set")
+
+
+def test_every_keyspace_command_in_the_table_has_a_handler() -> None:
+    from cluster.commands import COMMANDS
+    from node.keyspace.machine import _BLOCKING, _HANDLERS
+
+    from .gen_command_table import KEYSPACE
+
+    assert set(KEYSPACE) == set(_HANDLERS) | set(_BLOCKING)
+    for name in KEYSPACE:
+        spec = COMMANDS[name]
+        assert spec.is_write != spec.is_readonly, name  # exactly one: read or write
+        assert spec.is_blocking == (name in _BLOCKING), name
