@@ -107,3 +107,49 @@ def log_bench(bootstrap: str | None, records: int, record_size: int, partitions:
         anchor = anchors.get(name, "2 (p50)" if name.startswith("end-to-end") else "")
         table.add_row(name, value, anchor)
     console.print(table)
+
+
+@bench.command("kv")
+@click.option("--bootstrap", "-b", help="Use this cluster instead of starting local three-node ones.")
+@click.option("--keys", type=int, default=200_000, show_default=True)
+@click.option("--pipeline", type=int, default=100, show_default=True, help="Commands per pipeline.")
+@click.option("--workers", type=int, default=4, show_default=True, help="Pipelines in flight.")
+@click.option("--value-bytes", type=int, default=3, show_default=True, help="SET value size (redis-benchmark: 3).")
+@click.option("--modes", default="all,leader", show_default=True, help="keyspace.acks modes to measure.")
+def kv_bench(bootstrap: str | None, keys: int, pipeline: int, workers: int, value_bytes: int, modes: str) -> None:
+    """Pipelined SET and GET through the SDK, with keyspace acks=all and acks=leader."""
+    import tempfile
+
+    from client.bench.kv import run_kv_bench
+    from client.cli.runner import run
+    from client.local_cluster import LocalCluster, free_port_base
+
+    table = Table(title=f"Keyspace via the SDK: {keys:,} keys, pipelines of {pipeline}, {workers} in flight")
+    for col in ("keyspace.acks", "operation", "ops/s", "seconds"):
+        table.add_column(col, justify="right" if col in ("ops/s", "seconds") else "left")
+    for mode in [m.strip() for m in modes.split(",") if m.strip()]:
+        cluster = None
+        tmp = None
+        if bootstrap:
+            addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="keystream-bench-")
+            cluster = LocalCluster(tmp.name, nodes=3, base_port=free_port_base(4),
+                                   extra_args=["--set", f"keyspace.acks={mode}"])  # fmt: skip
+            cluster.start_all()
+            run(cluster.wait_ready(60))
+            addresses = cluster.bootstrap()
+        try:
+            results = run(run_kv_bench(addresses, keys=keys, pipeline=pipeline, workers=workers,
+                                       value_bytes=value_bytes))  # fmt: skip
+        finally:
+            if cluster is not None:
+                cluster.stop_all()
+            if tmp is not None:
+                tmp.cleanup()
+        for r in results:
+            table.add_row(mode if not bootstrap else "(as configured)", r.operation, f"{r.rate:,.0f}",
+                          f"{r.seconds:.2f}")  # fmt: skip
+        if bootstrap:
+            break
+    Console().print(table)
