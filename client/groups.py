@@ -295,6 +295,10 @@ class GroupConsumer:
             if self._poll_timed_out:
                 self._poll_timed_out = False
                 self._request_rejoin("polling again after max.poll.interval.ms")
+            if self._lost_pending:  # partitions lost in the background: tell the application now
+                lost, self._lost_pending = self._lost_pending, set()
+                async with self._lock:
+                    await self._call(self.on_lost or self.on_revoked, lost)
             self._maybe_auto_commit()
             deadline = time.monotonic() + timeout_ms / 1000
             limit = max_records or self.max_poll_records
@@ -434,8 +438,11 @@ class GroupConsumer:
                     self._committed.update(offsets)
                     return
                 except KeystreamError as exc:
-                    if exc.code in (ErrorCode.ILLEGAL_GENERATION, ErrorCode.UNKNOWN_MEMBER_ID,
-                                    ErrorCode.FENCED_INSTANCE_ID):  # fmt: skip
+                    if exc.code in (
+                        ErrorCode.ILLEGAL_GENERATION,
+                        ErrorCode.UNKNOWN_MEMBER_ID,
+                        ErrorCode.FENCED_INSTANCE_ID,
+                    ):
                         self._request_rejoin(f"commit refused: {exc.code.name}")
                         raise CommitFailedError(f"commit refused: {exc.message or exc.code.name}", exc.code) from None
                     if exc.code in _COORDINATOR_ERRORS:
@@ -465,8 +472,9 @@ class GroupConsumer:
             try:
                 conn = await self._coordinator_connection()
                 topics = None if tps is None else sorted({tp.topic for tp in tps})
-                reply = await conn.request("offset_fetch", {"group_id": self.group_id, "topics": topics},
-                                           timeout=self.request_timeout_s)  # fmt: skip
+                reply = await conn.request(
+                    "offset_fetch", {"group_id": self.group_id, "topics": topics}, timeout=self.request_timeout_s
+                )
                 found = {TopicPartition(t, p): o for t, p, o in reply["offsets"]}
                 return found if tps is None else {tp: o for tp, o in found.items() if tp in tps}
             except KeystreamError as exc:
@@ -490,8 +498,9 @@ class GroupConsumer:
         delay = 0.05
         while True:
             try:
-                info = await self.cluster.request_any("find_coordinator", {"group_id": self.group_id},
-                                                      timeout=self.request_timeout_s)  # fmt: skip
+                info = await self.cluster.request_any(
+                    "find_coordinator", {"group_id": self.group_id}, timeout=self.request_timeout_s
+                )
                 node_id = int(info["node_id"])
                 try:
                     conn = await self.cluster.connection(node_id)
@@ -645,10 +654,14 @@ class GroupConsumer:
         try:
             synced = await self._request(
                 "sync_group",
-                {"member_id": self.member_id, "group_instance_id": self.group_instance_id,
-                 "generation": self.generation, "assignments": assignments},
+                {
+                    "member_id": self.member_id,
+                    "group_instance_id": self.group_instance_id,
+                    "generation": self.generation,
+                    "assignments": assignments,
+                },
                 self.request_timeout_s + self.rebalance_timeout_ms / 1000,
-            )  # fmt: skip
+            )
         except KeystreamError as exc:
             if exc.code in (ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.ILLEGAL_GENERATION):
                 if exc.code == ErrorCode.UNKNOWN_MEMBER_ID:
@@ -668,8 +681,13 @@ class GroupConsumer:
         self._last_heartbeat_ok = time.monotonic()
         self.rebalances += 1
         await self._apply_assignment(assigned)
-        log.info("group %s: generation %d, %d partition(s) (rebalance took %.0f ms)", self.group_id, self.generation,
-                 len(self._owned), (time.monotonic() - started) * 1000)  # fmt: skip
+        log.info(
+            "group %s: generation %d, %d partition(s) (rebalance took %.0f ms)",
+            self.group_id,
+            self.generation,
+            len(self._owned),
+            (time.monotonic() - started) * 1000,
+        )
 
     async def _assign(self, protocol: str, members: list[list[Any]]) -> list[list[Any]]:
         """The leader's job: run the group's assignor over every member's subscription."""
@@ -730,8 +748,9 @@ class GroupConsumer:
 
     async def _leave(self, why: str) -> None:
         try:
-            await self._request("leave_group", {"members": [[self.member_id, self.group_instance_id]]},
-                                min(self.request_timeout_s, 5.0))  # fmt: skip
+            await self._request(
+                "leave_group", {"members": [[self.member_id, self.group_instance_id]]}, min(self.request_timeout_s, 5.0)
+            )
             log.info("group %s: left the group (%s)", self.group_id, why)
         except (KeystreamError, _CoordinatorMoved) as exc:
             log.info("group %s: leave failed (%s): %s", self.group_id, why, exc)
@@ -747,10 +766,15 @@ class GroupConsumer:
             if self.state != "stable" or self._rejoin or not self.member_id:
                 continue
             try:
-                await self._request("heartbeat", {"member_id": self.member_id,
-                                                  "group_instance_id": self.group_instance_id,
-                                                  "generation": self.generation},
-                                    min(self.request_timeout_s, self.session_timeout_ms / 1000))  # fmt: skip
+                await self._request(
+                    "heartbeat",
+                    {
+                        "member_id": self.member_id,
+                        "group_instance_id": self.group_instance_id,
+                        "generation": self.generation,
+                    },
+                    min(self.request_timeout_s, self.session_timeout_ms / 1000),
+                )
                 self._last_heartbeat_ok = time.monotonic()
             except _CoordinatorMoved as exc:
                 log.debug("group %s: heartbeat: coordinator moved (%s)", self.group_id, exc)
@@ -784,8 +808,12 @@ class GroupConsumer:
             return False
         if now - self._last_poll <= self.max_poll_interval_ms / 1000:
             return False
-        log.warning("group %s: no poll for %.1f s (max.poll.interval.ms=%d): leaving the group", self.group_id,
-                    now - self._last_poll, self.max_poll_interval_ms)  # fmt: skip
+        log.warning(
+            "group %s: no poll for %.1f s (max.poll.interval.ms=%d): leaving the group",
+            self.group_id,
+            now - self._last_poll,
+            self.max_poll_interval_ms,
+        )
         self._poll_timed_out = True
         member_id = self.member_id
         self._lose_all("max.poll.interval.ms exceeded")
@@ -825,3 +853,120 @@ class GroupConsumer:
             now_counts = {t: self.cluster.partition_count(t) for t in self._leader_counts}
             if now_counts != self._leader_counts:
                 self._request_rejoin("partition counts of subscribed topics changed")
+
+
+class GroupAdmin:
+    """Group administration: list, describe (with lag), committed offsets, reset, delete."""
+
+    def __init__(self, cluster: ClusterClient, *, timeout_s: float = 30.0) -> None:
+        self.cluster = cluster
+        self.timeout_s = timeout_s
+
+    async def _call(self, group_id: str, op: str, args: dict[str, Any]) -> Any:
+        """``op`` on the group's coordinator, following it while it moves."""
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.05
+        while True:
+            try:
+                info = await self.cluster.request_any("find_coordinator", {"group_id": group_id})
+                conn = await self.cluster.connection(int(info["node_id"]))
+                return await conn.request(op, {"group_id": group_id, **args}, timeout=self.timeout_s)
+            except KeystreamError as exc:
+                if exc.code not in (*_COORDINATOR_ERRORS, ErrorCode.NOT_LEADER):
+                    raise
+                error: Exception = exc
+            except (ConnectionError, OSError) as exc:
+                error = exc
+            if time.monotonic() + delay > deadline:
+                raise KeystreamError(ErrorCode.COORDINATOR_NOT_AVAILABLE, f"{op} for {group_id!r} failed: {error}")
+            try:
+                await self.cluster.refresh(reason=str(error))
+            except (ConnectionError, OSError):
+                pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def list_groups(self) -> list[dict[str, Any]]:
+        """Every group with members or committed offsets (each node lists the groups it coordinates)."""
+        if not self.cluster.map:
+            await self.cluster.refresh(reason="list groups")
+        found: dict[str, dict[str, Any]] = {}
+        for node_id in sorted(int(n) for n in self.cluster.map.get("nodes", {})):
+            try:
+                conn = await self.cluster.connection(node_id)
+                groups = await conn.request("list_groups", {}, timeout=self.timeout_s)
+            except (KeystreamError, ConnectionError, OSError) as exc:
+                log.info("list_groups: node %d did not answer: %s", node_id, exc)
+                continue
+            for group in groups:
+                found.setdefault(group["group_id"], group)
+        return [found[g] for g in sorted(found)]
+
+    async def describe_group(self, group_id: str) -> dict[str, Any]:
+        described = (await self._call(group_id, "describe_groups", {"group_ids": [group_id]}))[0]
+        if described.get("error"):
+            raise KeystreamError(ErrorCode(described["error"]), described.get("message", ""))
+        return dict(described)
+
+    async def committed(self, group_id: str, topics: Iterable[str] | None = None) -> dict[TopicPartition, int]:
+        reply = await self._call(group_id, "offset_fetch", {"topics": None if topics is None else sorted(topics)})
+        return {TopicPartition(t, p): o for t, p, o in reply["offsets"]}
+
+    async def alter_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """Set committed offsets; only for a group without members (NON_EMPTY_GROUP otherwise)."""
+        await self._call(
+            group_id,
+            "alter_group_offsets",
+            {"offsets": [[tp.topic, tp.partition, int(o)] for tp, o in sorted(offsets.items())]},
+        )
+
+    async def delete_group(self, group_id: str) -> None:
+        """Delete an empty group and its committed offsets (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP)."""
+        reply = await self._call(group_id, "delete_groups", {"group_ids": [group_id]})
+        _gid, code, message = reply["results"][0]
+        if code:
+            raise KeystreamError(ErrorCode(code), message or f"cannot delete group {group_id!r}")
+
+    async def lag(self, group_id: str, topics: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Per partition: owner (member id), committed offset, high watermark and lag, for every
+        partition assigned in the group or with a committed offset."""
+        from client.consumer import LATEST, list_offsets
+
+        described = await self.describe_group(group_id)
+        committed = await self.committed(group_id)
+        owners: dict[TopicPartition, dict[str, Any]] = {}
+        for member in described.get("members", []):
+            for topic, partition in member.get("assignment") or []:
+                owners[TopicPartition(topic, partition)] = member
+        tps = set(committed) | set(owners)
+        if topics is not None:
+            wanted = set(topics)
+            tps = {tp for tp in tps if tp.topic in wanted}
+        ends: dict[TopicPartition, int] = {}
+        existing = []
+        for tp in tps:
+            try:
+                await self.cluster.partitions_for(tp.topic)
+                existing.append(tp)
+            except KeystreamError:
+                continue  # the topic was deleted: no high watermark
+        if existing:
+            ends = await list_offsets(self.cluster, [(tp, LATEST) for tp in existing])
+        rows = []
+        for tp in sorted_tps(tps):
+            member = owners.get(tp)
+            end = ends.get(tp)
+            offset = committed.get(tp)
+            rows.append(
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "member_id": member["member_id"] if member else None,
+                    "group_instance_id": member.get("group_instance_id") if member else None,
+                    "client_host": member.get("client_host") if member else None,
+                    "committed": offset,
+                    "high_watermark": end,
+                    "lag": None if end is None else end - (offset or 0),
+                }
+            )
+        return rows
