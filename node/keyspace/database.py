@@ -3,7 +3,9 @@
 ``slots[s]`` is a dict ``key -> value`` for the keys of slot ``s`` (``None`` while the slot
 is empty) and ``expires[s]`` a dict ``key -> absolute unix ms`` for those with a TTL. One
 dict per slot makes COUNTKEYSINSLOT O(1), GETKEYSINSLOT and slot-ordered SCAN cheap, and
-lets a whole slot move to another shard later. A value is ``bytes`` (string), ``dict``
+lets a whole slot move to another shard later. A value is ``bytes`` (string; a
+``bytearray`` once APPEND or SETRANGE changed it, so that repeated appends cost amortised
+O(1) as in Redis instead of a copy each), ``dict``
 (hash), ``deque`` (list), :class:`SetValue` or :class:`ZSetValue`; collections are never
 empty (the last element removed deletes the key).
 
@@ -20,10 +22,11 @@ from typing import Union
 from node.keyspace.containers import SetValue, ZSetValue
 from node.keyspace.slots import SLOT_COUNT, key_slot
 
-Value = Union[bytes, dict[bytes, bytes], deque[bytes], SetValue, ZSetValue]  # noqa: UP007
+Value = Union[bytes, bytearray, dict[bytes, bytes], deque[bytes], SetValue, ZSetValue]  # noqa: UP007
 
 TYPE_NAMES: dict[type, bytes] = {
     bytes: b"string",
+    bytearray: b"string",  # a string that APPEND/SETRANGE grow in place
     dict: b"hash",
     deque: b"list",
     SetValue: b"set",

@@ -90,7 +90,19 @@ class Execution:
         return value
 
     def get_string(self, key: bytes) -> bytes | None:
-        return self.get_typed(key, bytes)
+        value = self.get(key)
+        if value is None or type(value) is bytes:
+            return value
+        if type(value) is bytearray:
+            return bytes(value)
+        raise RedisError(WRONGTYPE)
+
+    def get_string_buffer(self, key: bytes) -> bytes | bytearray | None:
+        """The stored string without a copy (APPEND, SETRANGE, STRLEN, GETRANGE)."""
+        value = self.get(key)
+        if value is None or type(value) is bytes or type(value) is bytearray:
+            return value
+        raise RedisError(WRONGTYPE)
 
     def get_hash(self, key: bytes) -> dict[bytes, bytes] | None:
         return self.get_typed(key, dict)

@@ -37,6 +37,8 @@ DATABASES = 16  # what COPY ... DB n validates against, as Redis's default `data
 def copy_value(value: Value) -> Value:
     if isinstance(value, bytes):
         return value
+    if isinstance(value, bytearray):
+        return bytearray(value)
     if isinstance(value, dict):
         return dict(value)
     if isinstance(value, deque):

@@ -50,7 +50,7 @@ class SnapshotError(ValueError):
 
 
 def _value_records(key: bytes, value: Value, expire: int | None) -> Iterator[list[Any]]:
-    if isinstance(value, bytes):
+    if isinstance(value, bytes | bytearray):
         yield ["k", key, STRING, expire, value]
         return
     elements: Iterator[Any]

@@ -195,7 +195,12 @@ def mget(ex: Execution, argv: list[bytes]) -> Reply:
     out: list[Reply] = []
     for key in argv[1:]:
         value = ex.get(key)
-        out.append(value if type(value) is bytes else None)
+        if isinstance(value, bytes):
+            out.append(value)
+        elif isinstance(value, bytearray):
+            out.append(bytes(value))
+        else:
+            out.append(None)
     return out
 
 
@@ -280,25 +285,36 @@ def incrbyfloat(ex: Execution, argv: list[bytes]) -> Reply:
 
 def append(ex: Execution, argv: list[bytes]) -> Reply:
     key, suffix = argv[1], argv[2]
-    current = ex.get_string(key)
+    current = ex.get_string_buffer(key)
     if current is None:
         ex.store_new(key, suffix)
         return len(suffix)
-    ex.check_string_size(len(current) + len(suffix))
-    ex.db.replace_value(key, current + suffix)
+    size = len(current) + len(suffix)
+    ex.check_string_size(size)
+    _growable(ex, key, current).extend(suffix)
     ex.touch(key)
-    return len(current) + len(suffix)
+    return size
+
+
+def _growable(ex: Execution, key: bytes, current: bytes | bytearray) -> bytearray:
+    """The key's string as a bytearray, converted once (TTL kept), then changed in place:
+    appending to a bytes object would copy it every time."""
+    if type(current) is bytearray:
+        return current
+    buffer = bytearray(current)
+    ex.db.replace_value(key, buffer)
+    return buffer
 
 
 def strlen(ex: Execution, argv: list[bytes]) -> Reply:
-    value = ex.get_string(argv[1])
+    value = ex.get_string_buffer(argv[1])
     return 0 if value is None else len(value)
 
 
 def getrange(ex: Execution, argv: list[bytes]) -> Reply:
     start = arguments.integer(argv[2])
     end = arguments.integer(argv[3])
-    value = ex.get_string(argv[1])
+    value = ex.get_string_buffer(argv[1])
     if value is None:
         return b""
     size = len(value)
@@ -314,7 +330,7 @@ def getrange(ex: Execution, argv: list[bytes]) -> Reply:
         end = size - 1
     if start > end or size == 0:
         return b""
-    return value[start : end + 1]
+    return bytes(value[start : end + 1])
 
 
 def setrange(ex: Execution, argv: list[bytes]) -> Reply:
@@ -322,7 +338,7 @@ def setrange(ex: Execution, argv: list[bytes]) -> Reply:
     offset = arguments.integer(argv[2])
     if offset < 0:
         raise RedisError(OFFSET_OUT_OF_RANGE)
-    current = ex.get_string(key)
+    current = ex.get_string_buffer(key)
     if current is None:
         if not patch:
             return 0
@@ -332,12 +348,12 @@ def setrange(ex: Execution, argv: list[bytes]) -> Reply:
     if not patch:
         return len(current)
     ex.check_string_size(offset + len(patch))
-    if len(current) < offset:
-        current += b"\0" * (offset - len(current))
-    updated = current[:offset] + patch + current[offset + len(patch) :]
-    ex.db.replace_value(key, updated)
+    buffer = _growable(ex, key, current)
+    if len(buffer) < offset:
+        buffer.extend(b"\0" * (offset - len(buffer)))
+    buffer[offset : offset + len(patch)] = patch
     ex.touch(key)
-    return len(updated)
+    return len(buffer)
 
 
 COMMANDS = {

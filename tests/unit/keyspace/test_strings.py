@@ -63,3 +63,22 @@ def test_multi_key(shard: Shard) -> None:
     assert shard("MSET", "a{x}", "1", "b{x}", "2") == OK
     assert shard("MSETNX", "b{x}", "3", "c{x}", "4") == 0
     assert shard("MGET", "a{x}", "b{x}", "c{x}") == [b"1", b"2", None]
+
+
+def test_append_grows_in_place_in_amortised_constant_time(shard: Shard) -> None:
+    shard("SET", "{log}", "x" * 1_000_000, "EX", "100")
+    chunk = "y" * 1_000
+    for _ in range(3_000):  # 3 GB of copying if every APPEND copied the string
+        shard("APPEND", "{log}", chunk)
+    assert shard("STRLEN", "{log}") == 4_000_000
+    assert shard("TTL", "{log}") == 100
+    assert shard("GETRANGE", "{log}", "999999", "1000001") == b"xyy"
+    assert shard("SETRANGE", "{log}", "1", "ab") == 4_000_000
+    value = shard("GET", "{log}")
+    assert isinstance(value, bytes) and value[:4] == b"xabx"
+    # A copy is independent of the original's buffer.
+    shard("COPY", "{log}", "{log}2")
+    shard("APPEND", "{log}", "z")
+    assert (shard("STRLEN", "{log}"), shard("STRLEN", "{log}2")) == (4_000_001, 4_000_000)
+    assert shard("INCR", "{log}") == RedisError("ERR value is not an integer or out of range")
+    assert shard("MGET", "{log}")[0][-1:] == b"z"  # type: ignore[index]
