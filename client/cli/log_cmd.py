@@ -95,14 +95,23 @@ def _json_value(data: bytes | None) -> Any:
 @click.option("--timeout-ms", type=int, help="Exit after this long without a new record.")
 @click.option("--print-key", is_flag=True, help="Print key<TAB>value.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record (partition, offset, key, ...).")
+@click.option("--group", help="Join this consumer group: print the partitions assigned here, committing as it goes.")
 def consume(topic: str, bootstrap: str | None, from_beginning: bool, offset: int | None, partition: int | None,
-            max_records: int | None, timeout_ms: int | None, print_key: bool, as_json: bool) -> None:  # fmt: skip
+            max_records: int | None, timeout_ms: int | None, print_key: bool, as_json: bool,
+            group: str | None) -> None:  # fmt: skip
     """Print records of TOPIC (from the latest offset unless told otherwise)."""
     if from_beginning and offset is not None:
         raise click.UsageError("--from-beginning and --offset exclude each other")
+    if group is not None and (offset is not None or partition is not None):
+        raise click.UsageError("--group assigns partitions and starts at committed offsets: no --offset/--partition")
 
     async def go() -> int:
         async with connect(bootstrap) as ks:
+            if group is not None:
+                from client.cli.group_cmd import consume_group
+
+                return await consume_group(ks, topic, group, from_beginning=from_beginning, max_records=max_records,
+                                           timeout_ms=timeout_ms, print_key=print_key, as_json=as_json)  # fmt: skip
             consumer = ks.consumer(auto_offset_reset="earliest" if from_beginning else "latest")
             if partition is None:
                 tps = await consumer.assign_topic(topic)

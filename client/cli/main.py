@@ -7,6 +7,7 @@ import click
 from client.cli.bench_cmd import bench
 from client.cli.certs_cmd import certs
 from client.cli.cluster_cmd import cluster
+from client.cli.group_cmd import group
 from client.cli.local_cmd import local
 from client.cli.log_cmd import consume, produce
 from client.cli.node_cmd import node
@@ -39,6 +40,7 @@ cli.add_command(user)
 cli.add_command(certs)
 cli.add_command(produce)
 cli.add_command(consume)
+cli.add_command(group)
 
 
 def main() -> None:
