@@ -517,6 +517,7 @@ class KeyspaceService:
         shard = self.shards.get(replica.partition)
         if shard is None or shard.replica is not replica:
             shard = self.shards[replica.partition] = ShardReplica(self, replica, replica.partition)
+            shard.schedule_apply()  # what is already committed (a restart's checkpointed HW) may never advance
         return shard
 
     def _on_hw(self, replica: Replica) -> None:
