@@ -39,8 +39,10 @@ class FaultProxyProcess:
         seed: int = 0,
         extra_args: Sequence[str] = (),
         startup_timeout_s: float = limits.PROCESS_STARTUP_TIMEOUT_S,
+        log_path: Path | None = None,
     ) -> None:
         self.listen = listen
+        self.log_path = log_path  # the child's log (stderr) goes here instead of ours
         self.seed = seed
         self.extra_args = list(extra_args)
         self.startup_timeout_s = startup_timeout_s
@@ -67,8 +69,13 @@ class FaultProxyProcess:
             str(self.seed),
             *self.extra_args,
         ]
-        # stdout carries only the ready line; logs go to our stderr.
-        self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+        # stdout carries only the ready line; logs go to our stderr (or log_path).
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "ab") as log_file:
+                self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log_file, text=True, env=env)
+        else:
+            self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
         try:
             self.url = self._read_ready_line()
         except BaseException:
@@ -130,12 +137,13 @@ def host_port_of(url: str) -> tuple[str, int]:
 
 
 @contextmanager
-def toxiproxy_endpoint(seed: int = 0, env_var: str = TOXIPROXY_URL_ENV) -> Iterator[str]:
-    """The URL of a Toxiproxy API: ``$TOXIPROXY_URL`` if set, else a fault proxy we start."""
+def toxiproxy_endpoint(seed: int = 0, env_var: str = TOXIPROXY_URL_ENV, log_path: Path | None = None) -> Iterator[str]:
+    """The URL of a Toxiproxy API: ``$TOXIPROXY_URL`` if set, else a fault proxy we start
+    (logging to ``log_path`` if given)."""
     external = os.environ.get(env_var, "").strip()
     if external:
         yield external.rstrip("/") if "//" in external else f"http://{external.rstrip('/')}"
         return
-    with FaultProxyProcess(seed=seed) as process:
+    with FaultProxyProcess(seed=seed, log_path=log_path) as process:
         assert process.url is not None
         yield process.url
