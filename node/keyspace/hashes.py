@@ -6,6 +6,8 @@ operations (and equals Redis's for hashes small enough for its listpack encoding
 
 from __future__ import annotations
 
+from itertools import islice
+
 from node.keyspace import arguments
 from node.keyspace.arguments import option
 from node.keyspace.execution import Execution
@@ -228,8 +230,8 @@ def hrandfield(ex: Execution, argv: list[bytes]) -> Reply:
     current = ex.get_hash(argv[1])
     if current is None:
         return None
-    fields = list(current)
-    return fields[ex.rng.randrange(len(fields))]
+    # A dict has no random access: walk to the chosen position (O(N), no copy).
+    return next(islice(current, ex.rng.randrange(len(current)), None))
 
 
 COMMANDS = {
