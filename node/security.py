@@ -71,6 +71,7 @@ class Security:
         self._token_key = hmac.new(node.config.cluster_secret.encode(), b"keystream http tokens v1",
                                    hashlib.sha256).digest()  # fmt: skip
         self._basic_cache: dict[str, tuple[Principal, float]] = {}
+        self._refused_logged: dict[str, float] = {}
 
     # --- TLS ----------------------------------------------------------------------------------------
     def server_ssl(self, listener: str) -> ssl.SSLContext | None:
@@ -138,7 +139,14 @@ class Security:
             return None
         if self.insecure or is_loopback(peer):
             return Principal(ANONYMOUS, [], superuser=True)
-        audit.warning("refused anonymous access from %s: no users are defined and the node is not --insecure", peer)
+        host = peer.rpartition(":")[0] or peer
+        import time
+
+        now = time.monotonic()
+        if now - self._refused_logged.get(host, -1e9) > 10:  # one line per peer per 10 s
+            self._refused_logged[host] = now
+            audit.warning("refused anonymous access from %s: no users are defined and the node is not "
+                          "--insecure", peer)  # fmt: skip
         return None
 
     def principal(self, ctx: ConnectionContext) -> Principal:

@@ -132,6 +132,11 @@ class Node:
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
         for service in self._services:
             await service.start()
+        if self.security.insecure:
+            log.warning("SECURITY: --insecure: while no users exist, anyone who can reach this node may use it")
+        else:
+            log.warning("SECURITY: until users are defined (keystream user add), only loopback clients are "
+                        "served, without authentication")  # fmt: skip
         log.info(
             "node %d listening: %s",
             cfg.node_id,
