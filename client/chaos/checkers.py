@@ -15,6 +15,12 @@ The log
     ``consumers``   every record a consumer saw during the run is in the final log at
                     that offset (nothing a consumer read later disappeared)
 
+Consumer groups
+    ``commits``     committed offsets never move backwards (reads of them include every
+                    commit acknowledged and every offset read before they began)
+    ``at-least-once`` every acknowledged record was handed to a member (members commit
+                    after processing; a fresh member finishes from the committed offsets)
+
 The keyspace
     ``registers``   the single-key register histories are linearizable (WGL search)
     ``counters``    every read of a counter within [acknowledged, acknowledged + unknown]
@@ -534,6 +540,127 @@ def _kv_replicas(events: Sequence[Event], workload: str) -> CheckResult:
     )
 
 
+# --- consumer groups ---------------------------------------------------------------------------------------
+
+
+def check_groups(events: Sequence[Event], workload: str = "groups") -> list[CheckResult]:
+    facts = LogFacts.from_events(events, workload)
+    if not facts.sends:
+        return []
+    return [_groups_commits(events, workload), _groups_at_least_once(events, facts, workload)]
+
+
+def _groups_commits(events: Sequence[Event], workload: str) -> CheckResult:
+    """Committed offsets never move backwards: a read of them includes every commit
+    acknowledged, and every value read, before the read began."""
+    floors: list[tuple[float, int, int, str]] = []  # (time known, partition, offset, how)
+    for inv, done in pair_by_id(select(events, workload=workload, model="commit")):
+        if done is not None and done["type"] == OK:
+            for partition, offset in inv["value"]:
+                floors.append(
+                    (
+                        float(done["time"]),
+                        int(partition),
+                        int(offset),
+                        f"commit of {offset} by member {inv['process']} acknowledged at {_t(done['time'])}",
+                    )
+                )
+    reads = []
+    for inv, done in pair_by_id(select(events, workload=workload, model="committed")):
+        if done is not None and done["type"] == OK:
+            reads.append((float(inv["time"]), float(done["time"]), {int(p): int(o) for p, o in done["value"]}))
+            for partition, offset in done["value"]:
+                floors.append(
+                    (
+                        float(done["time"]),
+                        int(partition),
+                        int(offset),
+                        f"read of {offset} completed at {_t(done['time'])}",
+                    )
+                )
+    floors.sort(key=lambda f: f[0])
+    problems = []
+    for invoked, completed, value in sorted(reads):
+        best: dict[int, tuple[int, str]] = {}
+        for known, partition, offset, how in floors:
+            if known >= invoked:
+                break
+            if offset > best.get(partition, (-1, ""))[0]:
+                best[partition] = (offset, how)
+        for partition, (offset, how) in sorted(best.items()):
+            got = value.get(partition)
+            if got is None or got < offset:
+                problems.append(
+                    f"partition {partition}: committed offset read as {got} at [{invoked:.3f}, "
+                    f"{completed:.3f}], after the {how}"
+                )
+                break
+    stats = {"reads": len(reads), "acknowledged_commits": sum(1 for f in floors if f[3].startswith("commit"))}
+    if problems:
+        return CheckResult(
+            workload,
+            "commits",
+            Verdict.FAIL,
+            f"committed offsets moved backwards {len(problems)} times",
+            _first(problems),
+            stats,
+        )
+    if not reads:
+        return CheckResult(workload, "commits", Verdict.UNKNOWN, "committed offsets were never read", None, stats)
+    return CheckResult(
+        workload,
+        "commits",
+        Verdict.OK,
+        f"{len(reads)} reads of the committed offsets, none moved backwards",
+        None,
+        stats,
+    )
+
+
+def _groups_at_least_once(events: Sequence[Event], facts: LogFacts, workload: str) -> CheckResult:
+    consumed: set[tuple[int, str]] = set()
+    deliveries = 0
+    for e in select(events, workload=workload, model="consume", type=OK):
+        for partition, _offset, value in e["records"]:
+            consumed.add((int(partition), str(value)))
+            deliveries += 1
+    acked = [s for s in facts.sends if s.outcome == OK]
+    missing = sorted(
+        (s for s in acked if (s.partition, s.value) not in consumed), key=lambda s: (s.partition, s.offset)
+    )
+    final_commits = [e for e in select(events, workload=workload, model="committed", type=OK)]
+    last = {int(p): int(o) for p, o in final_commits[-1]["value"]} if final_commits else {}
+    problems = [
+        f"{s.value!r} (partition {s.partition} offset {s.offset}, acknowledged at {_t(s.completed)}) was "
+        f"never handed to a member; the group's last committed offset of partition {s.partition}: "
+        f"{last.get(s.partition)}"
+        for s in missing
+    ]
+    stats = {
+        "acknowledged": len(acked),
+        "deliveries": deliveries,
+        "distinct": len(consumed),
+        "redelivered": deliveries - len(consumed),
+    }
+    if problems:
+        return CheckResult(
+            workload,
+            "at-least-once",
+            Verdict.FAIL,
+            f"{len(missing)} of {len(acked)} acknowledged records never consumed",
+            _first(problems),
+            stats,
+        )
+    return CheckResult(
+        workload,
+        "at-least-once",
+        Verdict.OK,
+        f"all {len(acked)} acknowledged records consumed ({deliveries - len(consumed)} redeliveries)",
+        None,
+        stats,
+    )
+
+
 def check_history(
     events: Sequence[Event],
     workloads: Sequence[str] | None = None,
@@ -548,4 +675,6 @@ def check_history(
             results += check_log(events, name)
         elif name == "kv":
             results += check_kv(events, name, max_states_per_key)
+        elif name == "groups":
+            results += check_groups(events, name)
     return results

@@ -56,6 +56,7 @@ CHAOS_PORT_OFFSET = 4  # LocalCluster uses offsets 0-3 of each node's block of 1
 DISK_BALLAST = "chaos-disk-ballast"
 DISK_HEADROOM_BYTES = 4096  # what a full disk leaves: less than any record batch
 API_CALL_TIMEOUT_S = 10.0
+NODE_PORTS = (20_000, 32_000)  # node listeners; Linux's ephemeral ports start at 32768
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 STREAMS = (UPSTREAM, DOWNSTREAM)
@@ -213,7 +214,11 @@ class ChaosTopology:
     def __post_init__(self) -> None:
         self.api = ToxiproxyApi(self.url)
         self.data_dir = Path(self.data_dir).resolve()
-        self.port_base: int = self.base_port or free_port_base(max(self.nodes, 4))
+        # Node ports below the ephemeral range: the proxies listen on ephemeral ports (port 0), and
+        # a node port picked inside that range could be taken by a proxy before the node binds it.
+        self.port_base: int = self.base_port or free_port_base(
+            max(self.nodes, 4), start=NODE_PORTS[0], end=NODE_PORTS[1]
+        )
 
     # --- building --------------------------------------------------------------------------------------
     def _chaos_port(self, node: int) -> int:

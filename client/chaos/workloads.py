@@ -73,6 +73,9 @@ class WorkloadOptions:
     ops_per_register_key: int = 150
     kv_op_timeout_s: float = 5.0
     think_s: float = 0.01
+    # consumer groups
+    group_members: int = 3
+    group_partitions: int = 4
 
 
 def classify(exc: BaseException, write: bool) -> str:
@@ -135,6 +138,7 @@ class LogWorkload(Workload):
     def __init__(self, history: History, options: WorkloadOptions, bootstrap: list[str]) -> None:
         super().__init__(history, options, bootstrap)
         self.topic = LOG_TOPIC
+        self.partitions = options.log_partitions
         self.replication = options.log_replication
         self.in_flight: set[Awaitable[Any]] = set()
 
@@ -151,7 +155,7 @@ class LogWorkload(Workload):
         async with Keystream(self.bootstrap, **self.client_options) as ks:
             await ks.admin.create_topic(
                 self.topic,
-                partitions=self.options.log_partitions,
+                partitions=self.partitions,
                 replication_factor=self.replication,
                 config=self.topic_config(),
             )
@@ -189,7 +193,7 @@ class LogWorkload(Workload):
             seq = 0
             interval = 1.0 / opts.log_rate
             while self.history.now() < until:
-                partition = seq % opts.log_partitions
+                partition = seq % self.partitions
                 value = f"p{index}-{seq}"
                 invocation = self.history.invoke(
                     self.name, "record", index, "send", key=partition, value=value, seq=seq
@@ -232,7 +236,7 @@ class LogWorkload(Workload):
     async def _consumer(self, until: float) -> None:
         async with Keystream(self.bootstrap, **self.client_options) as ks:
             consumer = ks.consumer(auto_offset_reset="earliest", fetch_max_wait_ms=300)
-            tps = [TopicPartition(self.topic, p) for p in range(self.options.log_partitions)]
+            tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
             consumer.assign(tps)
             for tp in tps:
                 consumer.seek(tp, 0)
@@ -592,4 +596,163 @@ class KvWorkload(Workload):
                 await conn.close()
 
 
-WORKLOADS: dict[str, type[Workload]] = {"log": LogWorkload, "kv": KvWorkload}
+# --- consumer groups ---------------------------------------------------------------------------------------
+
+GROUP_ID = "chaos-group"
+
+
+class GroupsWorkload(LogWorkload):
+    """Group members that consume and commit after processing, while a producer writes.
+
+    Each member polls, records what it was handed (``consume`` events), and commits the
+    positions after it (``commit`` operations: ok, fail when the group refused it -- a
+    new generation -- or info). An observer reads the committed offsets twice a second
+    (``read`` operations). After the faults, a fresh member joins, resumes from the
+    committed offsets and consumes up to the high watermark: with commit-after-processing,
+    every acknowledged record must have been handed to some member at least once."""
+
+    name = "groups"
+
+    def __init__(self, history: History, options: WorkloadOptions, bootstrap: list[str]) -> None:
+        super().__init__(history, options, bootstrap)
+        self.topic = "chaos-groups"
+        self.partitions = options.group_partitions
+        self.members = options.group_members
+
+    async def run(self, until: float) -> None:
+        await asyncio.gather(
+            self._producer(0, until),
+            *(self._member(i, until) for i in range(self.members)),
+            self._observer(until),
+        )
+
+    def _group_consumer(self, ks: Keystream, index: int) -> Any:
+        return ks.group_consumer(
+            GROUP_ID,
+            topics=[self.topic],
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6_000,
+            request_timeout_ms=5_000,
+            max_poll_interval_ms=60_000,
+            client_id=f"chaos-member-{index}",
+            fetch_max_wait_ms=300,
+        )
+
+    async def _member(self, index: int, until: float, final_ends: dict[int, int] | None = None) -> None:
+        """Consume and commit until ``until`` or, with ``final_ends``, until every partition's
+        committed offset reaches its end (bounded by FINAL_READ_TIMEOUT_S)."""
+        process = index
+        timeout = self.options.kv_op_timeout_s * 2
+        async with Keystream(self.bootstrap, **self.client_options) as ks:
+            consumer = self._group_consumer(ks, index)
+            await consumer.start()
+            deadline = time.monotonic() + FINAL_READ_TIMEOUT_S
+            done: dict[int, int] = {}
+            try:
+                while True:
+                    if final_ends is None and self.history.now() >= until:
+                        break
+                    if final_ends is not None and (
+                        all(done.get(p, 0) >= end for p, end in final_ends.items()) or time.monotonic() > deadline
+                    ):
+                        break
+                    try:
+                        batch = await asyncio.wait_for(consumer.getmany(timeout_ms=500), timeout)
+                    except (KeystreamError, ConnectionError, OSError, TimeoutError) as exc:
+                        self.history.record(
+                            {
+                                "type": FAIL,
+                                "workload": self.name,
+                                "model": "consume",
+                                "f": "poll",
+                                "process": process,
+                                "error": describe_error(exc),
+                            }
+                        )
+                        await asyncio.sleep(0.2)
+                        continue
+                    if not batch:
+                        continue
+                    seen = [[r.partition, r.offset, _text(r.value)] for records in batch.values() for r in records]
+                    self.history.record(
+                        {
+                            "type": OK,
+                            "workload": self.name,
+                            "model": "consume",
+                            "f": "poll",
+                            "process": process,
+                            "generation": consumer.generation,
+                            "records": seen,
+                            **({"final": True} if final_ends is not None else {}),
+                        }
+                    )
+                    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+                    invocation = self.history.invoke(
+                        self.name,
+                        "commit",
+                        process,
+                        "commit",
+                        value=sorted([tp.partition, o] for tp, o in offsets.items()),
+                        generation=consumer.generation,
+                        **({"final": True} if final_ends is not None else {}),
+                    )
+                    try:
+                        await asyncio.wait_for(consumer.commit(offsets), timeout)
+                    except (KeystreamError, ConnectionError, OSError, TimeoutError) as exc:
+                        refused = isinstance(exc, KeystreamError) and exc.code in (
+                            ErrorCode.ILLEGAL_GENERATION,
+                            ErrorCode.UNKNOWN_MEMBER_ID,
+                            ErrorCode.FENCED_INSTANCE_ID,
+                            ErrorCode.REBALANCE_IN_PROGRESS,
+                        )
+                        self.history.complete(invocation, FAIL if refused else INFO, error=describe_error(exc))
+                        continue
+                    self.history.complete(invocation, OK)
+                    for tp, offset in offsets.items():
+                        done[tp.partition] = max(done.get(tp.partition, 0), offset)
+            finally:
+                await consumer.close()
+
+    async def _observer(self, until: float, final: bool = False) -> bool:
+        from client.groups import GroupAdmin
+
+        async with Keystream(self.bootstrap, **self.client_options) as ks:
+            admin = GroupAdmin(ks.cluster, timeout_s=self.options.kv_op_timeout_s)
+            while True:
+                invocation = self.history.invoke(
+                    self.name, "committed", OBSERVER_PROCESS, "read", **({"final": True} if final else {})
+                )
+                try:
+                    committed = await asyncio.wait_for(
+                        admin.committed(GROUP_ID, [self.topic]), self.options.kv_op_timeout_s + 2
+                    )
+                except (KeystreamError, ConnectionError, OSError, TimeoutError) as exc:
+                    self.history.complete(invocation, FAIL, error=describe_error(exc))
+                    if final:
+                        return False
+                else:
+                    self.history.complete(
+                        invocation, OK, value=sorted([tp.partition, o] for tp, o in committed.items())
+                    )
+                    if final:
+                        return True
+                if self.history.now() >= until:
+                    return True
+                await asyncio.sleep(0.5)
+
+    async def finish(self, cluster: LocalCluster) -> None:
+        """A fresh member consumes from the committed offsets to the end; then the final
+        committed offsets and every replica's copy (for the log checks)."""
+        describe = await _direct(cluster, "describe_topics", {"names": [self.topic]})
+        ends = {int(p["partition"]): int(p["high_watermark"]) for p in describe[0]["partitions"]}
+        await self._member(self.members, until=0.0, final_ends=ends)
+        for _ in range(FINAL_READ_ATTEMPTS // 10):
+            if await self._observer(until=0.0, final=True):
+                break
+            await asyncio.sleep(0.5)
+        await super().finish(cluster)
+
+
+OBSERVER_PROCESS = -2
+WORKLOADS: dict[str, type[Workload]] = {"log": LogWorkload, "kv": KvWorkload, "groups": GroupsWorkload}
