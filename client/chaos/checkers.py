@@ -661,6 +661,26 @@ def _groups_at_least_once(events: Sequence[Event], facts: LogFacts, workload: st
     )
 
 
+SETTLE = "settle"  # the history event recording whether the healed cluster settled
+
+
+def recovery_result(settled: bool, state: str, timeout_s: float) -> CheckResult:
+    if settled:
+        return CheckResult(
+            "cluster",
+            "recovery",
+            Verdict.OK,
+            f"every node live, every partition and shard fully replicated, shard replicas identical: {state}",
+        )
+    return CheckResult(
+        "cluster",
+        "recovery",
+        Verdict.FAIL,
+        f"the healed cluster did not settle within {timeout_s:.0f} s",
+        f"last state: {state}",
+    )
+
+
 def check_history(
     events: Sequence[Event],
     workloads: Sequence[str] | None = None,
@@ -677,4 +697,7 @@ def check_history(
             results += check_kv(events, name, max_states_per_key)
         elif name == "groups":
             results += check_groups(events, name)
+    for event in events:
+        if event.get("type") == SETTLE:
+            results.append(recovery_result(bool(event["settled"]), str(event["state"]), float(event["timeout_s"])))
     return results

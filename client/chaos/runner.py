@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from client.chaos.checkers import CheckResult, check_history
+from client.chaos.checkers import SETTLE, CheckResult, check_history, recovery_result
 from client.chaos.faultproxy.process import toxiproxy_endpoint
 from client.chaos.history import META, History
 from client.chaos.linearizability import DEFAULT_MAX_STATES_PER_KEY, Verdict
@@ -92,6 +92,7 @@ class RunResult:
     settled: bool
     data_dir: Path
     elapsed_s: float
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent in each phase
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -129,6 +130,15 @@ async def run_chaos(options: ChaosOptions, *, during: Hook | None = None) -> Run
     history: History | None = None
     settled, settle_state = False, "the run did not reach the settle phase"
     workloads: list[Workload] = []
+    phases: dict[str, float] = {}
+    mark = time.monotonic()
+
+    def phase(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        phases[name] = round(now - mark, 2)
+        mark = now
+
     try:
         with toxiproxy_endpoint(seed=options.seed, log_path=data_dir / "faultproxy.log") as url:
             topology = ChaosTopology(
@@ -147,18 +157,27 @@ async def run_chaos(options: ChaosOptions, *, during: Hook | None = None) -> Run
                 for workload in workloads:
                     await workload.setup()
                 history.record(_meta(options, schedule, topology))
+                phase("start")
                 topics = [t for w in workloads for t in w.topics()]
                 nemesis = Nemesis(topology, history, schedule, topics)
-                settled, settle_state = await _run(options, history, workloads, nemesis, topology, during)
+                await _run(options, history, workloads, nemesis, topology, during)
+                phase("run")
+                settled, settle_state = await settle(topology.cluster, options.settle_timeout_s)
+                history.record(
+                    {"type": SETTLE, "settled": settled, "state": settle_state, "timeout_s": options.settle_timeout_s}
+                )
+                phase("settle")
                 for workload in workloads:
                     try:
                         await workload.finish(topology.cluster)
                     except (KeystreamError, ConnectionError, OSError, TimeoutError) as exc:
                         log.warning("final reads of %s failed: %s", workload.name, exc)
+                phase("final reads")
             finally:
                 for workload in workloads:
                     await workload.close()
                 await topology.close()
+                phase("teardown")
     finally:
         if history is not None:
             history.close()
@@ -166,9 +185,13 @@ async def run_chaos(options: ChaosOptions, *, during: Hook | None = None) -> Run
             shutil.rmtree(data_dir, ignore_errors=True)
     events = history.events if history is not None else []
     results = check_history(events, list(options.workloads), max_states_per_key=options.max_states_per_key)
-    results.append(_recovery_result(settled, settle_state, options.settle_timeout_s))
+    if not any(e.get("type") == SETTLE for e in events):
+        results.append(recovery_result(False, settle_state, options.settle_timeout_s))
     analysis = analyse(events, run_end=options.duration)
-    return RunResult(options, events, results, analysis, schedule, settled, data_dir, time.monotonic() - started)
+    phase("check")
+    return RunResult(
+        options, events, results, analysis, schedule, settled, data_dir, time.monotonic() - started, phases
+    )
 
 
 def _prepare_dir(given: Path | None) -> Path:
@@ -202,7 +225,8 @@ async def _run(
     nemesis: Nemesis,
     topology: ChaosTopology,
     during: Hook | None,
-) -> tuple[bool, str]:
+) -> None:
+    """The workloads for ``duration`` seconds next to the nemesis (and ``during``), then heal."""
     until = options.duration
     tasks = [asyncio.create_task(w.run(until), name=f"workload-{w.name}") for w in workloads]
     faults = [asyncio.create_task(nemesis.run(), name="nemesis")]
@@ -215,6 +239,7 @@ async def _run(
                 log.error("nemesis failed: %r", task.exception())
         for task in pending:
             task.cancel()
+        await nemesis.heal_all()  # before the workloads' last operations: they finish on a healed cluster
         done, pending = await asyncio.wait(tasks, timeout=max(1.0, until - history.now()) + RUN_GRACE_S)
         for task in done:
             if task.exception() is not None:
@@ -229,7 +254,6 @@ async def _run(
                 task.cancel()
         await asyncio.gather(*tasks, *faults, return_exceptions=True)
         await nemesis.heal_all()
-    return await settle(topology.cluster, options.settle_timeout_s)
 
 
 async def _describe_replicas(address: str) -> list[dict[str, Any]] | None:
@@ -310,20 +334,3 @@ async def settle(cluster: LocalCluster, timeout_s: float) -> tuple[bool, str]:
         await asyncio.sleep(0.25)
     log.error("cluster did not settle within %.0f s: %s", timeout_s, last)
     return False, last
-
-
-def _recovery_result(settled: bool, state: str, timeout_s: float) -> CheckResult:
-    if settled:
-        return CheckResult(
-            "cluster",
-            "recovery",
-            Verdict.OK,
-            f"every node live, every partition and shard fully replicated, shard replicas identical: {state}",
-        )
-    return CheckResult(
-        "cluster",
-        "recovery",
-        Verdict.FAIL,
-        f"the healed cluster did not settle within {timeout_s:.0f} s",
-        f"last state: {state}",
-    )

@@ -6,6 +6,7 @@ import click
 
 from client.cli.bench_cmd import bench
 from client.cli.certs_cmd import certs
+from client.cli.chaos_cmd import chaos
 from client.cli.cluster_cmd import cluster
 from client.cli.group_cmd import group
 from client.cli.local_cmd import local
@@ -35,6 +36,7 @@ cli.add_command(node)
 cli.add_command(local)
 cli.add_command(cluster)
 cli.add_command(bench)
+cli.add_command(chaos)
 cli.add_command(topic)
 cli.add_command(user)
 cli.add_command(certs)
