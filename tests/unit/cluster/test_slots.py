@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import select
 import shutil
 import socket
 import subprocess
@@ -221,18 +220,23 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     try:
-        # Readiness is the server's own log line, not a guess with sleep.
-        deadline = time.monotonic() + 15
-        log: list[bytes] = []
-        while not any(b"Ready to accept connections" in line for line in log):
-            remaining = deadline - time.monotonic()
-            readable, _, _ = select.select([proc.stdout], [], [], max(remaining, 0))
-            line = proc.stdout.readline() if readable else b""
-            if not line:
-                raise RuntimeError(f"redis-server did not start: {b''.join(log)!r}")
-            log.append(line)
-        # Keep draining its log so a chatty server never blocks on a full pipe.
+        # Readiness: the server answers PING on its port (polled with a deadline). Its log
+        # is drained by a thread so a chatty server never blocks on a full pipe.
         threading.Thread(target=proc.stdout.read, daemon=True).start()
+        deadline = time.monotonic() + 15
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(64).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not answer PING within 15 s")
+            time.sleep(0.02)  # a short poll interval between readiness probes
         yield port
     finally:
         proc.terminate()
