@@ -1212,10 +1212,14 @@ def keystream_error_reply(exc: KeystreamError) -> ErrorReply:
         return ErrorReply(f"TRYAGAIN {exc.message}")
     if code == ErrorCode.CLUSTERDOWN:
         return ErrorReply(f"CLUSTERDOWN {exc.message}")
-    if code in (ErrorCode.NOT_LEADER, ErrorCode.REQUEST_TIMED_OUT, ErrorCode.FENCED_LEADER_EPOCH):
-        # The outcome of a write may be unknown, as after a dropped connection; a cluster
-        # client retries after TRYAGAIN and follows the MOVED it then gets.
+    if code in (ErrorCode.NOT_LEADER, ErrorCode.FENCED_LEADER_EPOCH):
+        # Refused before it reached the log: a cluster client retries after TRYAGAIN and
+        # follows the MOVED it then gets.
         return ErrorReply(f"TRYAGAIN {exc.message}")
+    if code in (ErrorCode.OUTCOME_UNKNOWN, ErrorCode.REQUEST_TIMED_OUT):
+        # In the log, fate unknown (leadership moved, or not committed in time): an error
+        # clients do not retry on their own, since INCR or LPUSH could then act twice.
+        return ErrorReply(f"OUTCOME_UNKNOWN {exc.message} (the write may or may not have been applied)")
     if code in (ErrorCode.NOT_ENOUGH_REPLICAS, ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND):
         return ErrorReply(f"NOREPLICAS Not enough good replicas to write. ({exc.message})")
     if code == ErrorCode.KEYSPACE_ERROR:

@@ -73,7 +73,7 @@ MAX_QUEUED_REPLIES: Final = 4096  # replies waiting for earlier ones before read
 MAX_HELD_COMMANDS: Final = 4096  # parsed commands waiting behind a holding command
 MAX_HELD_INPUT_BYTES: Final = 1024 * 1024  # unparsed input kept while a command holds the connection
 PARSE_BATCH: Final = 1024  # commands parsed per step
-WRITE_TIMEOUT_S: Final = 30.0  # a write not committed by then answers TRYAGAIN (outcome unknown)
+WRITE_TIMEOUT_S: Final = 30.0  # a write not committed by then answers OUTCOME_UNKNOWN
 
 _KIND_COMMAND: Final = 0  # keyspace_service.KIND_COMMAND (a plain command record)
 
@@ -420,12 +420,12 @@ class RespConnection(asyncio.Protocol):
         if isinstance(exc, RedisError):
             return exc
         if isinstance(exc, TimeoutError):
-            return ErrorReply("TRYAGAIN the command timed out (outcome unknown)")
+            return ErrorReply("OUTCOME_UNKNOWN the command timed out (it may or may not have been applied)")
         log.error("resp: command failed for client %d", self.id, exc_info=exc)
         return ErrorReply(f"ERR internal error: {type(exc).__name__}")
 
     def expire_stalled(self, now: float) -> None:
-        """Writes not committed within WRITE_TIMEOUT_S answer TRYAGAIN (called each second)."""
+        """Writes not committed within WRITE_TIMEOUT_S answer OUTCOME_UNKNOWN (called each second)."""
         expired = False
         for item in self._queue:
             if type(item) is _Pending and not item.fut.done() and now - item.started > WRITE_TIMEOUT_S:
@@ -723,7 +723,7 @@ def _local_reply(argv: list[bytes]) -> Any:
 
 def _timed_out() -> asyncio.Future[Any]:
     fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    fut.set_exception(KeystreamError(ErrorCode.REQUEST_TIMED_OUT, "write not committed in time (outcome unknown)"))
+    fut.set_exception(KeystreamError(ErrorCode.OUTCOME_UNKNOWN, "write not committed in time"))
     return fut
 
 
