@@ -127,9 +127,10 @@ class PubSubRegistry:
         subs = self.channels.get(channel)
         if subs:
             frames = MessageFrames([b"message", channel, message])
-            for sub in list(subs):
+            targets = list(subs)  # a push may unsubscribe (a client closed on its buffer limit)
+            for sub in targets:
                 sub.push(frames.get(sub.protocol))
-            count += len(subs)
+            count += len(targets)
         if self.patterns:
             for pattern, matches in list(self._matchers.items()):
                 if not matches(channel):
@@ -138,9 +139,10 @@ class PubSubRegistry:
                 if not psubs:
                     continue
                 pframes = MessageFrames([b"pmessage", pattern, channel, message])
-                for sub in list(psubs):
+                ptargets = list(psubs)
+                for sub in ptargets:
                     sub.push(pframes.get(sub.protocol))
-                count += len(psubs)
+                count += len(ptargets)
         self.messages_delivered += count
         return count
 
@@ -149,10 +151,11 @@ class PubSubRegistry:
         if not subs:
             return 0
         frames = MessageFrames([b"smessage", channel, message])
-        for sub in list(subs):
+        targets = list(subs)
+        for sub in targets:
             sub.push(frames.get(sub.protocol))
-        self.messages_delivered += len(subs)
-        return len(subs)
+        self.messages_delivered += len(targets)
+        return len(targets)
 
     # --- introspection (PUBSUB) --------------------------------------------------------------
     def query(self, what: str, args: list[bytes]) -> Any:
