@@ -39,12 +39,14 @@ def type_name(value: Value) -> bytes:
 
 
 class Database:
-    __slots__ = ("expires", "key_count", "slots")
+    __slots__ = ("expires", "key_count", "slots", "ttl_slots")
 
     def __init__(self) -> None:
         self.slots: list[dict[bytes, Value] | None] = [None] * SLOT_COUNT
         self.expires: list[dict[bytes, int] | None] = [None] * SLOT_COUNT
         self.key_count = 0
+        # slots that hold at least one key with a TTL: the expiry sweep visits only these
+        self.ttl_slots: set[int] = set()
 
     # --- keys ------------------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class Database:
     def clear(self) -> None:
         self.slots = [None] * SLOT_COUNT
         self.expires = [None] * SLOT_COUNT
+        self.ttl_slots = set()
         self.key_count = 0
 
     # --- TTLs ------------------------------------------------------------------------
@@ -109,6 +112,7 @@ class Database:
         expires = self.expires[slot]
         if expires is None:
             expires = self.expires[slot] = {}
+            self.ttl_slots.add(slot)
         expires[key] = when_ms
 
     def remove_expire(self, key: bytes) -> bool:
@@ -121,6 +125,7 @@ class Database:
         del expires[key]
         if not expires:
             self.expires[slot] = None
+            self.ttl_slots.discard(slot)
         return True
 
     # --- slots -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ per full round, however the keys are spread. The cursor is leader-local, not rep
 
 from __future__ import annotations
 
+import bisect
 from itertools import islice
 
 from node.keyspace.database import Database
@@ -33,7 +34,15 @@ class ActiveExpiry:
         ``max_examined`` TTL entries (default ``20 * limit``) and at most every slot once."""
         budget = max_examined if max_examined is not None else max(20 * limit, 100)
         found: list[bytes] = []
-        for _ in range(SLOT_COUNT + 1):
+        if not db.ttl_slots:
+            return found  # nothing has a TTL: the common case costs nothing
+        # Visit only slots holding TTLs, in slot order from the cursor, wrapping once.
+        ordered = sorted(db.ttl_slots)
+        start = bisect.bisect_left(ordered, self._slot)
+        if start == len(ordered) or ordered[start] != self._slot:
+            self._position = 0
+        for index in range(len(ordered)):
+            self._slot = ordered[(start + index) % len(ordered)]
             expires = db.expires[self._slot]
             if expires is not None and self._position < len(expires):
                 window = islice(expires.items(), self._position, self._position + budget)
@@ -48,6 +57,6 @@ class ActiveExpiry:
                 budget -= examined
                 if len(found) >= limit or budget <= 0:
                     return found
-            self._slot = (self._slot + 1) % SLOT_COUNT
             self._position = 0
+        self._slot = (self._slot + 1) % SLOT_COUNT
         return found
