@@ -453,6 +453,8 @@ class KeyspaceService:
         self.changes_default = str(extra.get("keyspace.changes", "false")).lower() in ("1", "true", "yes", "on")
         self.changes_retention_ms = int(extra.get("keyspace.changes.retention.ms", 7 * 24 * 3600 * 1000))
         self.shards: dict[int, ShardReplica] = {}
+        self._slots_cache: list[int] | None = None
+        self._slots_for: ClusterState | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._installing: set[int] = set()
@@ -568,13 +570,26 @@ class KeyspaceService:
 
     # --- routing ---------------------------------------------------------------------------------------
     def shard_for_slot(self, slot: int) -> int:
-        keyspace = self.node.raft.snapshot.data.get("keyspace")
-        if not keyspace:
+        table = self._slot_table()
+        if table is None:
             raise KeystreamError(ErrorCode.CLUSTERDOWN, "the keyspace is not initialised yet")
-        for start, end, shard in keyspace["slots"]:
-            if start <= slot <= end:
-                return int(shard)
-        raise KeystreamError(ErrorCode.CLUSTERDOWN, f"hash slot {slot} is not served")
+        shard = table[slot]
+        if shard < 0:
+            raise KeystreamError(ErrorCode.CLUSTERDOWN, f"hash slot {slot} is not served")
+        return shard
+
+    def _slot_table(self) -> list[int] | None:
+        """slot -> shard, rebuilt when the map changes (a list index on the hot path)."""
+        state = self.node.raft.snapshot
+        if self._slots_for is not state:
+            keyspace = state.data.get("keyspace")
+            if not keyspace:
+                return None
+            table = [-1] * 16384
+            for start, end, shard in keyspace["slots"]:
+                table[start : end + 1] = [int(shard)] * (end - start + 1)
+            self._slots_cache, self._slots_for = table, state
+        return self._slots_cache
 
     def leader_of(self, shard: int) -> int:
         topic = self.node.raft.snapshot.topics.get(KEYSPACE_TOPIC)
@@ -614,6 +629,40 @@ class KeyspaceService:
             raise KeystreamError(ErrorCode.TRYAGAIN, "this node's leadership lease is not confirmed; retry")
 
     # --- executing commands (front ends call these) ---------------------------------------------------
+    def try_submit(self, argv: list[bytes]) -> Reply | asyncio.Future[Reply] | None:
+        """The hot path, without awaiting: a reply now, a future of one, or None when the
+        command needs :meth:`execute` (keyless, blocking, a shard not ready, another node...).
+        Calling this for each command of a pipeline, in order, keeps their order: writes
+        queue into this turn's batch and a read waits for everything queued before it."""
+        try:
+            info = classify_argv(argv)
+        except RedisError as exc:
+            return exc
+        if info.slot is None or info.blocking or info.kind not in (CommandKind.READ, CommandKind.WRITE):
+            return None
+        table = self._slot_table()
+        shard = self.shards.get(table[info.slot]) if table is not None else None
+        if shard is None or not shard.ready_to_serve():
+            return None
+        if info.kind == CommandKind.WRITE:
+            now = _now_ms()
+            return shard.submit(KIND_COMMAND, shard.keyspace.prepare_write(argv, now), now)
+        if not shard.reads_allowed() or not self.node.lease_valid():
+            return None
+        if shard._outbox:
+            shard.flush_outbox()
+        target = shard.replica.log.log_end_offset
+        if shard.next_apply >= target:
+            return shard.keyspace.read(argv, _now_ms())
+        reply: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+
+        def answer(_barrier: asyncio.Future[None]) -> None:
+            if not reply.done():
+                reply.set_result(shard.keyspace.read(argv, _now_ms()))
+
+        shard.wait_applied(target).add_done_callback(answer)
+        return reply
+
     async def execute(self, argv: list[bytes]) -> Reply:
         """Run one command on this node (raises Moved, KeystreamError; returns a Reply)."""
         try:
@@ -914,7 +963,13 @@ class KeyspaceService:
     async def _h_kv(self, req: Request, ctx: ConnectionContext) -> Any:
         argv = _argv(req.args.get("argv"))
         try:
-            reply = await self.execute(argv)
+            fast = self.try_submit(argv)
+            if fast is None:
+                reply = await self.execute(argv)
+            elif isinstance(fast, asyncio.Future):
+                reply = await self._await_reply(fast)
+            else:
+                reply = fast
         except Moved as moved:
             raise self._moved_error(moved, ctx) from None
         if isinstance(reply, RedisError):
@@ -926,11 +981,18 @@ class KeyspaceService:
         commands = req.args.get("commands")
         if not isinstance(commands, list) or len(commands) > 100_000:
             raise KeystreamError(ErrorCode.INVALID_REQUEST, "commands must be a list of at most 100000 argv")
-        tasks = [asyncio.ensure_future(self.execute(_argv(argv))) for argv in commands]
+        pending: list[Any] = []
+        for raw in commands:
+            argv = _argv(raw)
+            fast = self.try_submit(argv)
+            pending.append(asyncio.ensure_future(self.execute(argv)) if fast is None else fast)
         out = []
-        for task in tasks:
+        for item in pending:
             try:
-                reply = await task
+                if isinstance(item, asyncio.Future):
+                    reply = await (self._await_reply(item) if not isinstance(item, asyncio.Task) else item)
+                else:
+                    reply = item
                 out.append([0, to_wire(reply)] if not isinstance(reply, RedisError) else [1, reply.message])
             except Moved as moved:
                 out.append([2, self._moved_error(moved, ctx).message])
