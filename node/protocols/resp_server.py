@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from cluster import commands as command_table
 from cluster.errors import ErrorCode, KeystreamError
 from cluster.slots import key_slot
 from node.keyspace import CommandKind, RedisError, classify_argv
@@ -579,20 +580,23 @@ class RespConnection(asyncio.Protocol):
         if self.multi is not None or not self.authenticated or (self.protocol == 2 and self._subscribed()):
             self._keyspace_checked(argv)
             return
-        try:
-            info = classify_argv(argv)
-        except RedisError as error:
-            self.reply(error)
-            return
-        kind = info.kind
-        if kind is CommandKind.OTHER:
-            self.reply(ErrorReply(unknown_command(argv)))
-            return
-        slot = info.slot
+        shape = _SHAPES.get((argv[0], len(argv)))
+        if shape is None:
+            classified = _shape(argv)
+            if isinstance(classified, ErrorReply):
+                self.reply(classified)
+                return
+            shape = classified
+        kind, positions, blocking = shape
         service = self.service
-        if slot is None:
+        if not positions:
             self.block_on(service.keyspace.execute(argv))
             return
+        slot = key_slot(argv[positions[0]])
+        for position in positions[1:]:
+            if key_slot(argv[position]) != slot:
+                self.reply(ErrorReply(CROSSSLOT))
+                return
         shard = service.leader_shard(slot)
         if shard is None:
             redirect = service.redirect_unless_leader(slot, self.server.listener)
@@ -601,12 +605,12 @@ class RespConnection(asyncio.Protocol):
             else:
                 self.block_on(service.keyspace.execute(argv), slot)
             return
-        if kind is CommandKind.READ:
+        if kind is _READ:
             if shard.read_now_ok():
                 self.reply(shard.keyspace.read(argv, _now_ms(), service.rng))
             else:
                 self.block_on(service.keyspace.execute(argv), slot)
-        elif info.blocking or not shard.ready_to_serve():
+        elif blocking or not shard.ready_to_serve():
             self.last_write_shard = shard
             self.block_on(service.keyspace.execute(argv), slot)
         else:
@@ -715,6 +719,42 @@ class RespConnection(asyncio.Protocol):
         return OK
 
 
+# --- what the fast path needs to know about a keyspace command, cached per (name, argc) ----------------
+
+_Shape = tuple[CommandKind, tuple[int, ...], bool]  # kind, key positions, blocking
+_SHAPES: dict[tuple[bytes, int], _Shape] = {}
+_SHAPE_CACHE_MAX: Final = 8192  # (raw name, argument count) pairs remembered
+_READ: Final = CommandKind.READ
+
+
+def _shape(argv: list[bytes]) -> _Shape | ErrorReply:
+    """Classify ``argv`` (unknown command, arity); remember the result for its (name,
+    argc) when its keys sit at positions that depend on the argument count only (every
+    key spec is an index start with a range), which is every common command: then the
+    next GET or SET costs one dict lookup instead of a walk of the command table."""
+    try:
+        info = classify_argv(argv)
+    except RedisError as error:
+        return ErrorReply(error.message)
+    if info.kind is CommandKind.OTHER:
+        return ErrorReply(unknown_command(argv))
+    positions: tuple[int, ...] = ()
+    if info.keys:
+        try:
+            positions = tuple(command_table.key_positions(info.spec, argv))
+        except command_table.KeyExtractionError:
+            positions = ()
+    shape = (info.kind, positions, info.blocking)
+    spec = info.spec
+    fixed = all(
+        isinstance(ks.begin_search, command_table.BeginIndex) and isinstance(ks.find_keys, command_table.FindRange)
+        for ks in spec.key_specs
+    )
+    if fixed and not spec.subcommands and "|" not in spec.name and len(_SHAPES) < _SHAPE_CACHE_MAX:
+        _SHAPES[(argv[0], len(argv))] = shape
+    return shape
+
+
 def _local_reply(argv: list[bytes]) -> Any:
     if argv[0].lower() == b"echo":
         return argv[1] if len(argv) == 2 else ErrorReply("ERR wrong number of arguments for 'echo' command")
@@ -728,8 +768,6 @@ def _timed_out() -> asyncio.Future[Any]:
 
 
 def _not_in_subscribed_context(argv: list[bytes]) -> ErrorReply:
-    from cluster import commands as command_table
-
     spec = command_table.lookup(argv)
     name = spec.name if spec is not None else argv[0].decode("utf-8", "replace").lower()
     return ErrorReply(

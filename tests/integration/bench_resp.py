@@ -1,0 +1,120 @@
+"""redis-benchmark against a real redis-server and against Keystream's RESP front end, in one run.
+
+    python -m tests.integration.bench_resp [--requests 100000] [--clients 50] [--repeat 1]
+
+Measures ``redis-benchmark -t set,get -c CLIENTS -n REQUESTS`` with ``-P 1`` and ``-P 16``:
+
+* against one ``redis-server`` (Debian's 7.0, persistence off) that this script starts on a
+  free loopback port;
+* with ``--cluster`` against a fresh local three-node Keystream cluster, once with the
+  keyspace's default ``acks=all`` (a write is acknowledged once every in-sync replica has
+  it) and once with ``acks=leader`` (acknowledged once the leader applied it: Redis's
+  durability);
+
+and prints the requests per second of each, and each ratio Keystream / Redis. Everything
+runs on this machine at once (the benchmark client, Redis or the three node processes),
+so the numbers are only comparable within one run; ``--repeat`` keeps the best of N.
+The load average is printed too: on a shared machine it says how much to trust a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.integration.test_resp_support import resp_port, start_cluster
+from tests.unit.keyspace.real_redis import redis_server
+
+TESTS = ("SET", "GET")
+PIPELINES = (1, 16)
+
+
+def run_benchmark(port: int, pipeline: int, requests: int, clients: int, cluster: bool) -> dict[str, float]:
+    """requests/s per test from one redis-benchmark run (CSV output)."""
+    args = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", "set,get", "-n", str(requests),
+            "-c", str(clients), "-P", str(pipeline), "--csv"]  # fmt: skip
+    if cluster:
+        args.append("--cluster")
+    out = subprocess.run(args, capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise RuntimeError(f"redis-benchmark failed ({out.returncode}): {out.stderr[-2000:]}{out.stdout[-2000:]}")
+    lines = [line for line in out.stdout.splitlines() if line.startswith('"')]
+    rates: dict[str, float] = {}
+    for row in csv.reader(io.StringIO("\n".join(lines))):
+        if row and row[0] in TESTS:
+            rates[row[0]] = float(row[1])
+    if set(rates) != set(TESTS):
+        raise RuntimeError(f"unexpected redis-benchmark output: {out.stdout[-2000:]}")
+    return rates
+
+
+def best_of(repeat: int, port: int, pipeline: int, requests: int, clients: int, cluster: bool) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        for test, rate in run_benchmark(port, pipeline, requests, clients, cluster).items():
+            best[test] = max(best.get(test, 0.0), rate)
+    return best
+
+
+def measure_keystream(acks: str, args: argparse.Namespace, workdir: Path) -> dict[tuple[str, int], float]:
+    cluster = start_cluster(workdir / f"acks-{acks}", extra_args=("--set", f"keyspace.acks={acks}"))
+    try:
+        out = {}
+        for pipeline in PIPELINES:
+            rates = best_of(args.repeat, resp_port(cluster, 1), pipeline, args.requests, args.clients, cluster=True)
+            for test, rate in rates.items():
+                out[(test, pipeline)] = rate
+        return out
+    finally:
+        cluster.stop_all(timeout=20)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best is kept")
+    args = parser.parse_args()
+    for tool in ("redis-server", "redis-benchmark"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is not installed (Debian: apt-get install redis-server redis-tools)", file=sys.stderr)
+            return 2
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
+    results: dict[str, dict[tuple[str, int], float]] = {"redis": {}}
+    with redis_server(cluster=False) as port:
+        for pipeline in PIPELINES:
+            for test, rate in best_of(args.repeat, port, pipeline, args.requests, args.clients, False).items():
+                results["redis"][(test, pipeline)] = rate
+    with tempfile.TemporaryDirectory(prefix="keystream-bench-resp-") as tmp:
+        for acks in ("all", "leader"):
+            started = time.monotonic()
+            results[f"keystream acks={acks}"] = measure_keystream(acks, args, Path(tmp))
+            print(f"keystream acks={acks} measured in {time.monotonic() - started:.0f}s", flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end\n")
+    print(
+        f"redis-benchmark -t set,get -c {args.clients} -n {args.requests} (requests per second; best of {args.repeat})"
+    )
+    header = f"{'target':<22}" + "".join(f"{f'{t} -P {p}':>14}" for p in PIPELINES for t in TESTS)
+    print(header)
+    print("-" * len(header))
+    for name, rates in results.items():
+        print(f"{name:<22}" + "".join(f"{rates[(t, p)]:>14,.0f}" for p in PIPELINES for t in TESTS))
+    print()
+    for name, rates in results.items():
+        if name == "redis":
+            continue
+        ratios = "".join(f"{rates[(t, p)] / results['redis'][(t, p)]:>14.1%}" for p in PIPELINES for t in TESTS)
+        print(f"{name + ' / redis':<22}" + ratios)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
