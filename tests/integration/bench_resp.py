@@ -99,9 +99,8 @@ def main() -> int:
             results[f"keystream acks={acks}"] = measure_keystream(acks, args, Path(tmp))
             print(f"keystream acks={acks} measured in {time.monotonic() - started:.0f}s", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end\n")
-    print(
-        f"redis-benchmark -t set,get -c {args.clients} -n {args.requests} (requests per second; best of {args.repeat})"
-    )
+    print(f"redis-benchmark -t set,get -c {args.clients} -n {args.requests}", end=" ")
+    print(f"(requests per second; best of {args.repeat})")
     header = f"{'target':<22}" + "".join(f"{f'{t} -P {p}':>14}" for p in PIPELINES for t in TESTS)
     print(header)
     print("-" * len(header))
