@@ -156,6 +156,7 @@ class RespConnection(asyncio.Protocol):
         self.created = time.monotonic()
         self.last_active = self.created
         self.last_write_shard: ShardReplica | None = None
+        self.last_command = b"NULL"  # CLIENT LIST's cmd
         self._reply_mode = "on"  # on | off | skip
         self._muted = False
         self._queue: deque[_QueueItem] = deque()
@@ -261,6 +262,7 @@ class RespConnection(asyncio.Protocol):
         self._update_reading()
 
     def _dispatch(self, argv: list[bytes]) -> None:
+        self.last_command = argv[0]
         route = _ROUTES.get(argv[0])
         if route is None:
             route = _resolve_route(argv[0])
@@ -567,7 +569,7 @@ class RespConnection(asyncio.Protocol):
             "omem": buffered,
             "tot-mem": buffered + self.parser.buffered_bytes,
             "events": "r" if not self._reading_paused else "",
-            "cmd": "NULL",
+            "cmd": self.last_command.decode("utf-8", "replace").lower()[:64],
             "user": self.user,
             "redir": -1,
             "resp": self.protocol,

@@ -80,20 +80,22 @@ def resp_port(cluster: LocalCluster, node: int) -> int:
     return cluster.port(node, "resp")
 
 
-def start_cluster(data_dir: Path, nodes: int = 3, extra_args: tuple[str, ...] = ()) -> LocalCluster:
+def start_cluster(
+    data_dir: Path, nodes: int = 3, extra_args: tuple[str, ...] = (), password: str | None = None
+) -> LocalCluster:
     """Start a cluster and wait until every node's RESP front end serves every slot."""
     cluster = LocalCluster(data_dir, nodes=nodes, base_port=free_port_base(max(nodes, 4)), extra_args=extra_args)
     cluster.start_all()
     try:
         asyncio.run(cluster.wait_ready(timeout=90))
-        wait_resp_ready(cluster)
+        wait_resp_ready(cluster, password=password)
     except BaseException:
         cluster.stop_all(timeout=15)
         raise
     return cluster
 
 
-def wait_resp_ready(cluster: LocalCluster, timeout: float = 60.0) -> None:
+def wait_resp_ready(cluster: LocalCluster, timeout: float = 60.0, password: str | None = None) -> None:
     """Every running node answers CLUSTER INFO with cluster_state:ok, and a write to one
     slot of every shard succeeds through redis-py's cluster client."""
     from redis.cluster import RedisCluster
@@ -105,6 +107,8 @@ def wait_resp_ready(cluster: LocalCluster, timeout: float = 60.0) -> None:
         for node in running:
             conn = Raw(resp_port(cluster, node), timeout=5)
             try:
+                if password is not None:
+                    conn.call("AUTH", password)
                 out.append(conn.call("CLUSTER", "INFO"))
             finally:
                 conn.close()
@@ -114,7 +118,9 @@ def wait_resp_ready(cluster: LocalCluster, timeout: float = 60.0) -> None:
                timeout=timeout, what="cluster_state:ok on every node")  # fmt: skip
 
     def write_every_shard() -> bool:
-        client = RedisCluster(host="127.0.0.1", port=resp_port(cluster, running[0]), socket_timeout=5)
+        client = RedisCluster(
+            host="127.0.0.1", port=resp_port(cluster, running[0]), socket_timeout=5, password=password
+        )
         try:
             slots = client.execute_command("CLUSTER SLOTS")
             for entry in slots:
