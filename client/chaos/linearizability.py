@@ -895,8 +895,11 @@ def check_set(ops: Iterable[Op]) -> SetResult:
     """No acknowledged ``add`` is missing from the final read of a set (one key).
 
     The final read is the ok read invoked last; its value is a collection of
-    elements. Elements that were never added, or whose add certainly failed, are
-    reported as unexpected.
+    elements. It must hold every element whose add was acknowledged before the
+    read was invoked (an add acknowledged later may or may not be in it: when the
+    read after the run failed, the last read that succeeded is earlier than some
+    acknowledgements). Elements that were never added, or whose add certainly
+    failed, are reported as unexpected.
     """
     all_ops = list(ops)
     reads = [op for op in all_ops if op.f == READ and op.outcome is Outcome.OK]
@@ -906,9 +909,10 @@ def check_set(ops: Iterable[Op]) -> SetResult:
     present = set(final.value)
     adds = [op for op in all_ops if op.f == ADD]
     acknowledged = {op.value for op in adds if op.outcome is Outcome.OK}
+    required = {op.value for op in adds if op.outcome is Outcome.OK and op.end < final.invoke}
     attempted = {op.value for op in adds if op.outcome is not Outcome.FAIL}
     maybe = {op.value for op in adds if op.outcome is Outcome.INFO} - acknowledged
-    lost = sorted(acknowledged - present, key=repr)
+    lost = sorted(required - present, key=repr)
     unexpected = sorted(present - attempted, key=repr)
     recovered = sorted(maybe & present, key=repr)
     verdict = Verdict.FAIL if lost or unexpected else Verdict.OK

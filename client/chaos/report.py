@@ -304,8 +304,15 @@ def render(
         for workload, values in analysis.availability.items():
             known = [v for v in values if v is not None]
             mean = sum(known) / len(known) if known else 0.0
-            console.print(f"{workload:<{width}}{sparkline(values)}  mean {mean:.0%}", markup=False, highlight=False)
-        console.print(f"{'faults':<{width}}{fault_line(analysis.faults, seconds)}", markup=False, highlight=False)
+            console.print(
+                f"{workload:<{width}}{sparkline(values)}  mean {mean:.0%}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        console.print(
+            f"{'faults':<{width}}{fault_line(analysis.faults, seconds)}", markup=False, highlight=False, soft_wrap=True
+        )
     failed = [r for r in results if r.failed]
     if failed:
         console.print(f"[bold red]FAIL[/bold red]: {len(failed)} checker(s) found a violation")

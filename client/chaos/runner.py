@@ -156,7 +156,7 @@ async def run_chaos(options: ChaosOptions, *, during: Hook | None = None) -> Run
                 workloads = [WORKLOADS[name](history, wopts, topology.client_bootstrap()) for name in options.workloads]
                 for workload in workloads:
                     await workload.setup()
-                history.record(_meta(options, schedule, topology))
+                history.record(_meta(options, schedule, topology, await topology.cluster.node_map(1) or {}))
                 phase("start")
                 topics = [t for w in workloads for t in w.topics()]
                 nemesis = Nemesis(topology, history, schedule, topics)
@@ -200,7 +200,9 @@ def _prepare_dir(given: Path | None) -> Path:
     return data_dir
 
 
-def _meta(options: ChaosOptions, schedule: Sequence[FaultPlan], topology: ChaosTopology) -> dict[str, Any]:
+def _meta(
+    options: ChaosOptions, schedule: Sequence[FaultPlan], topology: ChaosTopology, cluster_map: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "type": META,
         "time": 0.0,
@@ -215,6 +217,7 @@ def _meta(options: ChaosOptions, schedule: Sequence[FaultPlan], topology: ChaosT
             name: {"kind": lk.kind, "dialer": lk.dialer, "acceptor": lk.acceptor, "listen": lk.listen}
             for name, lk in topology.links.items()
         },
+        "initial_map": {k: cluster_map.get(k) for k in ("partitions", "shards", "slots", "controller")},
     }
 
 

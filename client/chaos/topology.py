@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -55,6 +56,7 @@ CHAOS_LISTENER = "chaos"
 CHAOS_PORT_OFFSET = 4  # LocalCluster uses offsets 0-3 of each node's block of 10 ports
 DISK_BALLAST = "chaos-disk-ballast"
 DISK_HEADROOM_BYTES = 4096  # what a full disk leaves: less than any record batch
+DISK_FILL_ATTEMPTS = 64
 API_CALL_TIMEOUT_S = 10.0
 NODE_PORTS = (20_000, 32_000)  # node listeners; Linux's ephemeral ports start at 32768
 
@@ -367,20 +369,33 @@ class ChaosTopology:
 
     # --- disks ----------------------------------------------------------------------------------------
     def fill_disk(self, node: int) -> int:
-        """Fill node's data filesystem but ``DISK_HEADROOM_BYTES``; the bytes taken."""
+        """Fill node's data filesystem but ``DISK_HEADROOM_BYTES``; the bytes taken. The node
+        keeps writing meanwhile, so a request that no longer fits is retried smaller."""
         directory = self.cluster.node_dir(node)
         if directory not in self.mounted:
             raise DiskFaultUnavailable(f"node {node}'s data directory is not on a small filesystem")
-        ballast = directory / DISK_BALLAST
-        stats = os.statvfs(directory)
-        size = max(0, stats.f_bavail * stats.f_frsize - DISK_HEADROOM_BYTES)
-        fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o600)
+        fd = os.open(directory / DISK_BALLAST, os.O_WRONLY | os.O_CREAT, 0o600)
+        taken = 0
         try:
-            current = os.fstat(fd).st_size
-            os.posix_fallocate(fd, 0, current + size)
+            for _ in range(DISK_FILL_ATTEMPTS):
+                stats = os.statvfs(directory)
+                want = stats.f_bavail * stats.f_frsize - DISK_HEADROOM_BYTES
+                while want >= stats.f_frsize:
+                    size = os.fstat(fd).st_size
+                    try:
+                        os.posix_fallocate(fd, size, want)
+                    except OSError as exc:
+                        if exc.errno != errno.ENOSPC:
+                            raise
+                        want //= 2
+                        continue
+                    taken += want
+                    break
+                else:
+                    return taken
         finally:
             os.close(fd)
-        return size
+        return taken
 
     def free_disk(self, node: int) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -402,7 +417,11 @@ class ChaosTopology:
                 self.unmount()
 
     def unmount(self) -> None:
+        """Unmount the data filesystems, keeping each node's log (``logs/nodeN.log``)."""
         for path in reversed(self.mounted):
+            with contextlib.suppress(OSError):
+                (self.data_dir / "logs").mkdir(exist_ok=True)
+                shutil.copyfile(path / "stdout.log", self.data_dir / "logs" / f"{path.name}.log")
             result = subprocess.run(["umount", str(path)], capture_output=True, text=True, timeout=30, check=False)
             if result.returncode != 0:
                 subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30, check=False)

@@ -639,7 +639,13 @@ class GroupsWorkload(LogWorkload):
             fetch_max_wait_ms=300,
         )
 
-    async def _member(self, index: int, until: float, final_ends: dict[int, int] | None = None) -> None:
+    async def _member(
+        self,
+        index: int,
+        until: float,
+        final_ends: dict[int, int] | None = None,
+        committed: dict[int, int] | None = None,
+    ) -> None:
         """Consume and commit until ``until`` or, with ``final_ends``, until every partition's
         committed offset reaches its end (bounded by FINAL_READ_TIMEOUT_S)."""
         process = index
@@ -648,7 +654,7 @@ class GroupsWorkload(LogWorkload):
             consumer = self._group_consumer(ks, index)
             await consumer.start()
             deadline = time.monotonic() + FINAL_READ_TIMEOUT_S
-            done: dict[int, int] = {}
+            done: dict[int, int] = dict(committed or {})
             try:
                 while True:
                     if final_ends is None and self.history.now() >= until:
@@ -714,11 +720,14 @@ class GroupsWorkload(LogWorkload):
             finally:
                 await consumer.close()
 
-    async def _observer(self, until: float, final: bool = False) -> bool:
+    async def _observer(self, until: float, final: bool = False) -> dict[int, int] | None:
+        """Read the committed offsets every half second until ``until``; with ``final``, once
+        (the offsets read, or None if the read failed)."""
         from client.groups import GroupAdmin
 
         async with Keystream(self.bootstrap, **self.client_options) as ks:
             admin = GroupAdmin(ks.cluster, timeout_s=self.options.kv_op_timeout_s)
+            read: dict[int, int] | None = None
             while True:
                 invocation = self.history.invoke(
                     self.name, "committed", OBSERVER_PROCESS, "read", **({"final": True} if final else {})
@@ -729,28 +738,31 @@ class GroupsWorkload(LogWorkload):
                     )
                 except (KeystreamError, ConnectionError, OSError, TimeoutError) as exc:
                     self.history.complete(invocation, FAIL, error=describe_error(exc))
-                    if final:
-                        return False
+                    read = None
                 else:
-                    self.history.complete(
-                        invocation, OK, value=sorted([tp.partition, o] for tp, o in committed.items())
-                    )
-                    if final:
-                        return True
-                if self.history.now() >= until:
-                    return True
+                    read = {tp.partition: o for tp, o in committed.items()}
+                    self.history.complete(invocation, OK, value=sorted([p, o] for p, o in read.items()))
+                if final or self.history.now() >= until:
+                    return read
                 await asyncio.sleep(0.5)
+
+    async def _final_committed(self) -> dict[int, int] | None:
+        for _ in range(FINAL_READ_ATTEMPTS // 10):
+            read = await self._observer(until=0.0, final=True)
+            if read is not None:
+                return read
+            await asyncio.sleep(0.5)
+        return None
 
     async def finish(self, cluster: LocalCluster) -> None:
         """A fresh member consumes from the committed offsets to the end; then the final
         committed offsets and every replica's copy (for the log checks)."""
         describe = await _direct(cluster, "describe_topics", {"names": [self.topic]})
         ends = {int(p["partition"]): int(p["high_watermark"]) for p in describe[0]["partitions"]}
-        await self._member(self.members, until=0.0, final_ends=ends)
-        for _ in range(FINAL_READ_ATTEMPTS // 10):
-            if await self._observer(until=0.0, final=True):
-                break
-            await asyncio.sleep(0.5)
+        committed = await self._final_committed() or {}
+        if any(committed.get(p, 0) < end for p, end in ends.items()):
+            await self._member(self.members, until=0.0, final_ends=ends, committed=committed)
+            await self._final_committed()
         await super().finish(cluster)
 
 

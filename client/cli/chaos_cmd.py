@@ -138,7 +138,7 @@ def run_and_report(options: ChaosOptions, json_path: Path | None = None, console
     from client.chaos.runner import run_chaos
     from client.cli.runner import run
 
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
     result = run(run_chaos(options))
     render(console, result.analysis, result.results, result.meta())
     phases = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.phases.items())
@@ -175,5 +175,6 @@ def check(history_file: Path) -> None:
     events = load_history(history_file)
     meta = meta_of(events)
     results = check_history(events, meta.get("workloads"))
-    render(Console(), analyse(events, run_end=meta.get("duration")), results, meta)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    render(console, analyse(events, run_end=meta.get("duration")), results, meta)
     sys.exit(1 if any(r.failed for r in results) else 0)

@@ -485,3 +485,9 @@ def test_set_checker() -> None:
     staged = check_set([*adds, read("s", ["a", "b"], 5, 6), read("s", [], 0.5, 0.6)])
     assert staged.verdict is Verdict.OK
     assert check_set(adds).verdict is Verdict.UNKNOWN
+    # Only adds acknowledged before the final read began must be in it (the read after
+    # the run failed, so the last read that succeeded is concurrent with later adds).
+    late = check_set([*adds, Op(ADD, "s", 7, 8, "e"), read("s", ["a", "b"], 6.5, 7.5)])
+    assert (late.verdict, late.lost, late.acknowledged) == (Verdict.OK, [], 3)
+    missed = check_set([*adds, Op(ADD, "s", 7, 8, "e"), read("s", ["a"], 8.5, 9)])
+    assert (missed.verdict, missed.lost) == (Verdict.FAIL, ["b", "e"])
