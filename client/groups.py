@@ -601,13 +601,16 @@ class GroupConsumer:
 
     async def _join_and_sync(self) -> None:
         started = time.monotonic()
-        self.state = "rebalancing"
+        # "revoking": still heartbeating while the application reaches a safe point (Kafka's
+        # heartbeat thread does the same; REBALANCE_IN_PROGRESS answers keep the session alive)
+        self.state = "revoking" if self.generation >= 0 and self.member_id else "rebalancing"
         if self._lost_pending:
             lost, self._lost_pending = self._lost_pending, set()
             async with self._lock:
                 await self._call(self.on_lost or self.on_revoked, lost)
         if not self.cooperative and self._owned:
             await self._revoke(set(self._owned))
+        self.state = "rebalancing"
         if self._pattern is not None:
             await self.cluster.refresh(reason="pattern subscription")
         topics = self._joined_topics = self._subscribed_topics()
@@ -763,7 +766,8 @@ class GroupConsumer:
             now = time.monotonic()
             if self._check_poll_interval(now):
                 continue
-            if self.state != "stable" or self._rejoin or not self.member_id:
+            revoking = self.state == "revoking"
+            if not ((self.state == "stable" and not self._rejoin) or revoking) or not self.member_id:
                 continue
             try:
                 await self._request(
@@ -780,6 +784,9 @@ class GroupConsumer:
                 log.debug("group %s: heartbeat: coordinator moved (%s)", self.group_id, exc)
                 interval = min(0.1, self.heartbeat_interval_ms / 1000)  # find the new one quickly
             except KeystreamError as exc:
+                if revoking and exc.code == ErrorCode.REBALANCE_IN_PROGRESS:
+                    self._last_heartbeat_ok = time.monotonic()
+                    continue
                 self._on_heartbeat_error(exc)
             else:
                 interval = self.heartbeat_interval_ms / 1000
