@@ -29,6 +29,10 @@ slicer     all-links (data cut into small, delayed pieces)
 reset      node (connections of one node reset, some or all of them)
 blackhole  node (``timeout`` toxic: data dropped, connections closed after a delay)
 disk       node (the node's data filesystem filled to the last few KB)
+cut-kill   partition-leader, shard-leader (a leader loses its followers for a second or two,
+           keeps acknowledging what its configuration allows, then is SIGKILLed; the network
+           heals at once and the node restarts at the end: what only it had is gone, so a
+           configuration that acknowledges before replicating loses acknowledged writes)
 ========== ============================================================================
 
 Network partitions leave the client links alone: clients still reach every node,
@@ -46,6 +50,7 @@ from typing import Any
 
 from client.chaos.history import History
 from client.chaos.topology import AppliedToxic, ChaosTopology, DiskFaultUnavailable, Link
+from cluster.slots import key_slot
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "reset": ("node",),
     "blackhole": ("node",),
     "disk": ("node",),
+    "cut-kill": ("partition-leader", "shard-leader"),
 }
 NEMESES = tuple(VARIANTS)
 DEFAULT_NEMESES = ("partition", "kill", "pause", "latency")
@@ -75,6 +81,7 @@ DURATION_S: dict[str, tuple[float, float]] = {
     "reset": (2.0, 4.0),
     "blackhole": (3.0, 6.0),
     "disk": (4.0, 8.0),
+    "cut-kill": (6.0, 9.0),
 }
 WARMUP_S = 3.0  # quiet before the first fault: the workloads establish a baseline
 COOLDOWN_S = 5.0  # quiet after the last fault, inside the run: recovery is measured there
@@ -127,6 +134,8 @@ def _params(kind: str, rng: random.Random) -> dict[str, int]:
         return {"timeout": rng.choice((500, 1500, 3000))}
     if kind == "partition":
         return {"inbound": rng.randrange(2)}  # one-way: 1 = the node hears nothing, 0 = nobody hears it
+    if kind == "cut-kill":
+        return {"cut_ms": rng.choice((1500, 2000, 2500))}
     return {}
 
 
@@ -173,6 +182,11 @@ class ClusterView:
     controller: int | None = None
     partitions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     shards: list[dict[str, Any]] = field(default_factory=list)
+    slots: list[list[int]] = field(default_factory=list)
+
+    def shard_of(self, key: str) -> int | None:
+        slot = key_slot(key.encode())
+        return next((int(shard) for start, end, shard in self.slots if start <= slot <= end), None)
 
     def partition_leaders(self, topics: Sequence[str]) -> list[tuple[str, int, int, list[int]]]:
         """(topic, partition, leader, replicas) for partitions of ``topics`` that have a leader."""
@@ -204,7 +218,13 @@ async def cluster_view(topology: ChaosTopology) -> ClusterView:
             continue
         found = await cluster.node_map(node, timeout=VIEW_TIMEOUT_S)
         if found and found.get("controller") is not None:
-            return ClusterView(nodes, found.get("controller"), found.get("partitions", {}), found.get("shards", []))
+            return ClusterView(
+                nodes,
+                found.get("controller"),
+                found.get("partitions", {}),
+                found.get("shards", []),
+                found.get("slots", []),
+            )
     return ClusterView(nodes)
 
 
@@ -235,8 +255,10 @@ class Nemesis:
         history: History,
         schedule: Sequence[FaultPlan],
         topics: Sequence[str] = (),
+        keys: Sequence[str] = (),
     ) -> None:
         self.topology = topology
+        self.keys = list(keys)  # the workloads' long-lived keys: shard-leader faults target their shards
         self.history = history
         self.schedule = list(schedule)
         self.topics = list(topics)
@@ -252,6 +274,7 @@ class Nemesis:
             await self.heal_active()
 
     async def apply(self, plan: FaultPlan) -> ActiveFault:
+        began = self.history.now()
         view = await cluster_view(self.topology)
         fault = ActiveFault(plan, {"variant": plan.variant})
         self.active = fault
@@ -260,7 +283,10 @@ class Nemesis:
         except (DiskFaultUnavailable, KeyError, ValueError, OSError) as exc:
             fault.detail["error"] = str(exc)
             log.warning("nemesis %s could not be applied: %s", plan.name, exc)
-        self.history.nemesis("start", plan.kind, index=plan.index, **fault.detail)
+        # Recorded once applied (with the targets it resolved), timed when it began.
+        self.history.nemesis(
+            "start", plan.kind, index=plan.index, time=began, applied=self.history.now(), **fault.detail
+        )
         log.info("nemesis start %s %s", plan.name, fault.detail)
         return fault
 
@@ -302,12 +328,18 @@ class Nemesis:
                 fault.detail["role"] = f"leader of {topic}-{index}"
                 return leader
         if variant == "shard-leader":
-            shards = view.shard_leaders()
+            shards = self._hot_shards(view)
             if shards:
                 shard, leader, _ = shards[plan.pick % len(shards)]
                 fault.detail["role"] = f"leader of shard {shard}"
                 return leader
         return _choose(view.nodes, plan.pick)
+
+    def _hot_shards(self, view: ClusterView) -> list[tuple[int, int, list[int]]]:
+        """Shards with a leader, those holding a workload key first (only those, if any)."""
+        shards = view.shard_leaders()
+        hot = {view.shard_of(k) for k in self.keys}
+        return [s for s in shards if s[0] in hot] or shards
 
     # --- the faults ---------------------------------------------------------------------------------
     async def _apply(self, plan: FaultPlan, view: ClusterView, fault: ActiveFault) -> None:
@@ -326,6 +358,8 @@ class Nemesis:
             cluster.pause(node)
             fault.paused = [node]
             fault.detail["nodes"] = [node]
+        elif plan.kind == "cut-kill":
+            await self._cut_kill(plan, view, fault)
         elif plan.kind == "disk":
             node = _choose(nodes, plan.pick)
             fault.detail["nodes"] = [node]
@@ -333,6 +367,33 @@ class Nemesis:
             fault.detail["bytes"] = await asyncio.to_thread(topo.fill_disk, node)
         else:
             await self._link_fault(plan, view, fault)
+
+    async def _cut_kill(self, plan: FaultPlan, view: ClusterView, fault: ActiveFault) -> None:
+        topo, cluster = self.topology, self.topology.cluster
+        if plan.variant == "shard-leader":
+            candidates = [("shard", s, leader, replicas) for s, leader, replicas in self._hot_shards(view)]
+        else:
+            candidates = view.partition_leaders(self.topics) or view.partition_leaders(sorted(view.partitions))
+        if not candidates:
+            raise ValueError("no partition with a leader to cut")
+        topic, index, leader, replicas = candidates[plan.pick % len(candidates)]
+        followers = [r for r in replicas if r != leader]
+        targets = [
+            pair
+            for f in followers
+            for pair in topo.drop_targets(leader, f) + topo.drop_targets(f, leader)
+            if pair[0].kind == "native"
+        ]
+        fault.detail.update(
+            {"role": f"leader of {topic}-{index}", "leader": leader, "followers": followers, "nodes": [leader]}
+        )
+        toxics = await topo.add_toxics(targets, "timeout", {"timeout": 0})
+        try:
+            await asyncio.sleep(plan.param("cut_ms", 2000) / 1000)
+            await asyncio.to_thread(cluster.kill, leader)
+            fault.killed = [leader]
+        finally:
+            await topo.remove_toxics(toxics)
 
     async def _partition(self, plan: FaultPlan, view: ClusterView, fault: ActiveFault) -> None:
         topo, nodes = self.topology, view.nodes

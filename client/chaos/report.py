@@ -185,7 +185,9 @@ def _fault_windows(events: Sequence[Event]) -> list[FaultWindow]:
             continue
         index = int(e["index"])
         if e["phase"] == "start":
-            detail = {k: v for k, v in e.items() if k not in ("type", "phase", "fault", "index", "time", "variant")}
+            detail = {
+                k: v for k, v in e.items() if k not in ("type", "phase", "fault", "index", "time", "variant", "applied")
+            }
             windows[index] = FaultWindow(
                 index, str(e["fault"]), str(e.get("variant", "")), float(e["time"]), None, detail
             )

@@ -159,7 +159,8 @@ async def run_chaos(options: ChaosOptions, *, during: Hook | None = None) -> Run
                 history.record(_meta(options, schedule, topology, await topology.cluster.node_map(1) or {}))
                 phase("start")
                 topics = [t for w in workloads for t in w.topics()]
-                nemesis = Nemesis(topology, history, schedule, topics)
+                keys = [k for w in workloads for k in w.keys()]
+                nemesis = Nemesis(topology, history, schedule, topics, keys)
                 await _run(options, history, workloads, nemesis, topology, during)
                 phase("run")
                 settled, settle_state = await settle(topology.cluster, options.settle_timeout_s)

@@ -116,6 +116,10 @@ class Workload:
     def topics(self) -> list[str]:
         return []
 
+    def keys(self) -> list[str]:
+        """Keys the workload uses all along (faults aimed at "a shard leader" pick theirs)."""
+        return []
+
     async def setup(self) -> None:
         pass
 
@@ -366,6 +370,9 @@ class KvWorkload(Workload):
         self.register_keys: set[str] = set()
         self.counter_keys = [f"cnt:{i}" for i in range(options.counter_keys)]
         self.set_keys = [f"set:{i}" for i in range(options.set_keys)]
+
+    def keys(self) -> list[str]:
+        return self.counter_keys + self.set_keys
 
     async def setup(self) -> None:
         self.ks = await Keystream(self.bootstrap, **self.client_options).start()
