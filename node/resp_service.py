@@ -318,7 +318,7 @@ class RespService:
     async def wait_replicas(
         self, conn: RespConnection, earlier: list[asyncio.Future[Any]], wanted: int, timeout_ms: int
     ) -> int:
-        """How many followers of the shard of this client's last write hold that write,
+        """How many in-sync followers of the shard of this client's last write hold it,
         waiting up to ``timeout_ms`` (0: forever) for ``wanted`` of them. ``earlier``: the
         client's commands before WAIT, whose outcome comes first."""
         earlier = [f for f in earlier if not f.done()]
@@ -334,7 +334,8 @@ class RespService:
             state = shard.replica.leader_state
             if state is None:
                 return 0
-            acked = sum(1 for progress in state.followers.values() if progress.leo >= target)
+            followers = state.followers
+            acked = sum(1 for r in state.isr if r in followers and followers[r].leo >= target)
             if acked >= wanted or (deadline is not None and time.monotonic() >= deadline):
                 return acked
             await asyncio.sleep(0.005 if deadline is None else max(0.0, min(0.005, deadline - time.monotonic())))

@@ -74,6 +74,7 @@ MAX_QUEUED_REPLIES: Final = 4096  # replies waiting for earlier ones before read
 MAX_HELD_COMMANDS: Final = 4096  # parsed commands waiting behind a holding command
 MAX_HELD_INPUT_BYTES: Final = 1024 * 1024  # unparsed input kept while a command holds the connection
 PARSE_BATCH: Final = 1024  # commands parsed per step
+MAX_COMMANDS_PER_TURN: Final = 4096  # commands of one client run per event-loop iteration
 WRITE_TIMEOUT_S: Final = 30.0  # a write not committed by then answers OUTCOME_UNKNOWN
 
 _KIND_COMMAND: Final = 0  # keyspace_service.KIND_COMMAND (a plain command record)
@@ -166,6 +167,7 @@ class RespConnection(asyncio.Protocol):
         self._processing = False
         self._closing = False
         self._doomed = False  # a QUIT or a protocol error: nothing more is read or run
+        self._continue_scheduled = False
         self._reading_paused = False
         self._write_paused = False
         self._soft_limit_since: float | None = None
@@ -204,8 +206,7 @@ class RespConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._write_paused = False
         self._update_reading()
-        if not self._reading_paused:
-            self._process()
+        self._process()
 
     def data_received(self, data: bytes) -> None:
         if self._closing or self._doomed:
@@ -238,10 +239,25 @@ class RespConnection(asyncio.Protocol):
             queue = self._queue
             held = self._held
             dispatch = self._dispatch
+            budget = MAX_COMMANDS_PER_TURN
             while not self._blockers and len(queue) < MAX_QUEUED_REPLIES and not self._doomed:
                 if held:
                     dispatch(held.popleft())
+                    budget -= 1
                     continue
+                if budget <= 0:
+                    # Let the event loop run (heartbeats keep the read lease, other clients
+                    # get their turn); carry on in a later iteration.
+                    if not self._continue_scheduled:
+                        self._continue_scheduled = True
+                        asyncio.get_running_loop().call_soon(self._continue)
+                    break
+                if self._out and len(self._out) >= PARSE_BATCH:
+                    # A long pipeline: send what is ready, and stop while the socket is full
+                    # (its replies would otherwise pile up here without bound).
+                    self._write_out()
+                    if self._write_paused or self._closing:
+                        break
                 try:
                     commands = self.parser.read_commands(PARSE_BATCH)
                 except RespProtocolError as error:
@@ -250,6 +266,7 @@ class RespConnection(asyncio.Protocol):
                 if not commands:
                     break
                 self.service.stats.commands += len(commands)
+                budget -= len(commands)
                 for index, argv in enumerate(commands):
                     dispatch(argv)
                     if self._blockers or self._doomed:
@@ -260,6 +277,10 @@ class RespConnection(asyncio.Protocol):
             self._processing = False
         self._flush()
         self._update_reading()
+
+    def _continue(self) -> None:
+        self._continue_scheduled = False
+        self._process()
 
     def _dispatch(self, argv: list[bytes]) -> None:
         self.last_command = argv[0]

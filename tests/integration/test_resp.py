@@ -630,3 +630,23 @@ def test_many_clients_in_parallel(cluster: LocalCluster) -> None:
     for t in threads:
         t.join(timeout=120)
     assert not errors
+
+
+def test_a_huge_pipeline_read_slowly_is_answered_in_full(cluster: LocalCluster) -> None:
+    """50,000 pipelined commands sent at once and read in small bites: every reply arrives,
+    in order (the server stops reading while its replies wait for the socket)."""
+    key = b"{huge}:k"
+    port = resp_port(cluster, _owner(cluster, key))
+    conn = Raw(port, timeout=60)
+    try:
+        assert conn.call("SET", key, "v" * 100) == SimpleString("OK")
+        count = 50_000
+        request = encode_command("GET", key) * count + encode_command("ECHO", "end")
+        sender = threading.Thread(target=conn.send_raw, args=(request,))
+        sender.start()
+        for _ in range(count):
+            assert conn.read() == b"v" * 100
+        assert conn.read() == b"end"
+        sender.join(timeout=60)
+    finally:
+        conn.close()
