@@ -154,6 +154,7 @@ class RespConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = ""
         self.local = ""
+        self.fd = -1
         self.created = time.monotonic()
         self.last_active = self.created
         self.last_write_shard: ShardReplica | None = None
@@ -178,6 +179,8 @@ class RespConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         local = transport.get_extra_info("sockname")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        sock = transport.get_extra_info("socket")
+        self.fd = sock.fileno() if sock is not None else -1
         self.local = f"{local[0]}:{local[1]}" if isinstance(local, tuple) else str(local)
         service = self.service
         service.stats.connections_received += 1
@@ -438,6 +441,8 @@ class RespConnection(asyncio.Protocol):
 
         if isinstance(exc, Moved):
             slot = exc.slot if exc.slot >= 0 else entry.slot
+            if slot < 0:  # a keyless command on a shard whose leadership just moved
+                return ErrorReply("TRYAGAIN leadership of a shard moved during the command")
             return self.service.moved_reply(slot, exc.node_id, self.server.listener)
         if isinstance(exc, KeystreamError):
             return keystream_error_reply(exc)
@@ -569,7 +574,7 @@ class RespConnection(asyncio.Protocol):
             "id": self.id,
             "addr": self.peer,
             "laddr": self.local,
-            "fd": -1,
+            "fd": self.fd,
             "name": self.name.decode("utf-8", "replace"),
             "age": int(now - self.created),
             "idle": int(now - self.last_active),
