@@ -35,8 +35,9 @@ async def test_changes_are_consumable_in_order_and_survive_failover(
     cluster = cluster_factory(3, extra_args=["--set", "keyspace.changes=true"])
     cluster.start_all()
     await cluster.wait_ready(30)
-    cluster_map = await call(cluster.address(1, "native"), "metadata")
-    assert CHANGES in cluster_map["partitions"]
+    cluster_map = await eventually(lambda: call(cluster.address(1, "native"), "metadata"),
+                                   lambda m: CHANGES in m["partitions"], timeout=20,
+                                   what="the change stream in node 1's map")  # fmt: skip
     slot = key_slot(b"{cdc}")
     shard = next(s for start, end, s in cluster_map["slots"] if start <= slot <= end)
     async with Keystream(cluster.bootstrap()) as ks:
