@@ -11,7 +11,8 @@ Measures ``redis-benchmark -t set,get -c CLIENTS -n REQUESTS`` with ``-P 1`` and
   it) and once with ``acks=leader`` (acknowledged once the leader applied it: Redis's
   durability);
 
-and prints the requests per second of each, and each ratio Keystream / Redis. Everything
+and prints the requests per second of each, each ratio Keystream / Redis, and the servers'
+CPU time per request (which a loaded machine distorts much less than the rates). Everything
 runs on this machine at once (the benchmark client, Redis or the three node processes),
 so the numbers are only comparable within one run; ``--repeat`` keeps the best of N.
 The load average is printed too: on a shared machine it says how much to trust a run.
@@ -30,11 +31,35 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.integration.test_resp_support import resp_port, start_cluster
+from tests.integration.test_resp_support import Raw, resp_port, start_cluster
 from tests.unit.keyspace.real_redis import redis_server
 
 TESTS = ("SET", "GET")
 PIPELINES = (1, 16)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def server_pids(ports: list[int]) -> list[int]:
+    """The process ids of the servers on ``ports`` (INFO server's process_id)."""
+    pids = []
+    for port in ports:
+        conn = Raw(port)
+        try:
+            info = conn.call("INFO", "server").decode()
+        finally:
+            conn.close()
+        pids.append(int(info.split("process_id:")[1].split("\r\n")[0]))
+    return pids
 
 
 def run_benchmark(port: int, pipeline: int, requests: int, clients: int, cluster: bool) -> dict[str, float]:
@@ -56,23 +81,36 @@ def run_benchmark(port: int, pipeline: int, requests: int, clients: int, cluster
     return rates
 
 
-def best_of(repeat: int, port: int, pipeline: int, requests: int, clients: int, cluster: bool) -> dict[str, float]:
+def best_of(
+    repeat: int, port: int, pipeline: int, requests: int, clients: int, cluster: bool, pids: list[int]
+) -> tuple[dict[str, float], float]:
+    """The best rate of each test over ``repeat`` runs, and the servers' CPU time per
+    request (microseconds, averaged over every run and both tests)."""
     best: dict[str, float] = {}
+    cpu_before = cpu_seconds(pids)
     for _ in range(repeat):
         for test, rate in run_benchmark(port, pipeline, requests, clients, cluster).items():
             best[test] = max(best.get(test, 0.0), rate)
-    return best
+    cpu_us = (cpu_seconds(pids) - cpu_before) / (repeat * requests * len(TESTS)) * 1e6
+    return best, cpu_us
 
 
-def measure_keystream(acks: str, args: argparse.Namespace, workdir: Path) -> dict[tuple[str, int], float]:
+Results = dict[tuple[str, int], float]
+
+
+def measure_keystream(acks: str, args: argparse.Namespace, workdir: Path) -> tuple[Results, dict[int, float]]:
     cluster = start_cluster(workdir / f"acks-{acks}", extra_args=("--set", f"keyspace.acks={acks}"))
     try:
-        out = {}
+        pids = server_pids([resp_port(cluster, n) for n in cluster.nodes])
+        out: Results = {}
+        cpu: dict[int, float] = {}
         for pipeline in PIPELINES:
-            rates = best_of(args.repeat, resp_port(cluster, 1), pipeline, args.requests, args.clients, cluster=True)
+            rates, cpu[pipeline] = best_of(
+                args.repeat, resp_port(cluster, 1), pipeline, args.requests, args.clients, True, pids
+            )
             for test, rate in rates.items():
                 out[(test, pipeline)] = rate
-        return out
+        return out, cpu
     finally:
         cluster.stop_all(timeout=20)
 
@@ -88,30 +126,41 @@ def main() -> int:
             print(f"{tool} is not installed (Debian: apt-get install redis-server redis-tools)", file=sys.stderr)
             return 2
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
-    results: dict[str, dict[tuple[str, int], float]] = {"redis": {}}
+    results: dict[str, Results] = {"redis": {}}
+    cpu: dict[str, dict[int, float]] = {"redis": {}}
     with redis_server(cluster=False) as port:
+        pids = server_pids([port])
         for pipeline in PIPELINES:
-            for test, rate in best_of(args.repeat, port, pipeline, args.requests, args.clients, False).items():
+            rates, cpu["redis"][pipeline] = best_of(
+                args.repeat, port, pipeline, args.requests, args.clients, False, pids
+            )
+            for test, rate in rates.items():
                 results["redis"][(test, pipeline)] = rate
     with tempfile.TemporaryDirectory(prefix="keystream-bench-resp-") as tmp:
         for acks in ("all", "leader"):
             started = time.monotonic()
-            results[f"keystream acks={acks}"] = measure_keystream(acks, args, Path(tmp))
-            print(f"keystream acks={acks} measured in {time.monotonic() - started:.0f}s", flush=True)
+            name = f"keystream acks={acks}"
+            results[name], cpu[name] = measure_keystream(acks, args, Path(tmp))
+            print(f"{name} measured in {time.monotonic() - started:.0f}s", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end\n")
     print(f"redis-benchmark -t set,get -c {args.clients} -n {args.requests}", end=" ")
     print(f"(requests per second; best of {args.repeat})")
     header = f"{'target':<22}" + "".join(f"{f'{t} -P {p}':>14}" for p in PIPELINES for t in TESTS)
     print(header)
     print("-" * len(header))
-    for name, rates in results.items():
-        print(f"{name:<22}" + "".join(f"{rates[(t, p)]:>14,.0f}" for p in PIPELINES for t in TESTS))
+    for name, measured in results.items():
+        print(f"{name:<22}" + "".join(f"{measured[(t, p)]:>14,.0f}" for p in PIPELINES for t in TESTS))
     print()
-    for name, rates in results.items():
+    for name, measured in results.items():
         if name == "redis":
             continue
-        ratios = "".join(f"{rates[(t, p)] / results['redis'][(t, p)]:>14.1%}" for p in PIPELINES for t in TESTS)
+        ratios = "".join(f"{measured[(t, p)] / results['redis'][(t, p)]:>14.1%}" for p in PIPELINES for t in TESTS)
         print(f"{name + ' / redis':<22}" + ratios)
+    print()
+    print("server CPU time per request, SET and GET together (all node processes for Keystream), microseconds:")
+    print(f"{'target':<22}" + "".join(f"{f'-P {p}':>14}" for p in PIPELINES))
+    for name, per_pipeline in cpu.items():
+        print(f"{name:<22}" + "".join(f"{per_pipeline[p]:>14.1f}" for p in PIPELINES))
     return 0
 
 
