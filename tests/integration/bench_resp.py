@@ -62,9 +62,9 @@ def server_pids(ports: list[int]) -> list[int]:
     return pids
 
 
-def run_benchmark(port: int, pipeline: int, requests: int, clients: int, cluster: bool) -> dict[str, float]:
-    """requests/s per test from one redis-benchmark run (CSV output)."""
-    args = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", "set,get", "-n", str(requests),
+def run_benchmark(port: int, test: str, pipeline: int, requests: int, clients: int, cluster: bool) -> float:
+    """requests/s of one redis-benchmark run of one test (CSV output)."""
+    args = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", test.lower(), "-n", str(requests),
             "-c", str(clients), "-P", str(pipeline), "--csv"]  # fmt: skip
     if cluster:
         args.append("--cluster")
@@ -72,45 +72,38 @@ def run_benchmark(port: int, pipeline: int, requests: int, clients: int, cluster
     if out.returncode != 0:
         raise RuntimeError(f"redis-benchmark failed ({out.returncode}): {out.stderr[-2000:]}{out.stdout[-2000:]}")
     lines = [line for line in out.stdout.splitlines() if line.startswith('"')]
-    rates: dict[str, float] = {}
     for row in csv.reader(io.StringIO("\n".join(lines))):
-        if row and row[0] in TESTS:
-            rates[row[0]] = float(row[1])
-    if set(rates) != set(TESTS):
-        raise RuntimeError(f"unexpected redis-benchmark output: {out.stdout[-2000:]}")
-    return rates
+        if row and row[0] == test:
+            return float(row[1])
+    raise RuntimeError(f"unexpected redis-benchmark output: {out.stdout[-2000:]}")
 
 
-def best_of(
-    repeat: int, port: int, pipeline: int, requests: int, clients: int, cluster: bool, pids: list[int]
-) -> tuple[dict[str, float], float]:
-    """The best rate of each test over ``repeat`` runs, and the servers' CPU time per
-    request (microseconds, averaged over every run and both tests)."""
-    best: dict[str, float] = {}
-    cpu_before = cpu_seconds(pids)
-    for _ in range(repeat):
-        for test, rate in run_benchmark(port, pipeline, requests, clients, cluster).items():
-            best[test] = max(best.get(test, 0.0), rate)
-    cpu_us = (cpu_seconds(pids) - cpu_before) / (repeat * requests * len(TESTS)) * 1e6
-    return best, cpu_us
+def measure(
+    port: int, args: argparse.Namespace, cluster: bool, pids: list[int]
+) -> tuple[dict[tuple[str, int], float], dict[tuple[str, int], float]]:
+    """Per (test, pipeline): the best rate over ``--repeat`` runs, and the servers' CPU
+    time per request in microseconds (over all those runs)."""
+    rates: dict[tuple[str, int], float] = {}
+    cpu: dict[tuple[str, int], float] = {}
+    for pipeline in PIPELINES:
+        for test in TESTS:
+            before = cpu_seconds(pids)
+            best = 0.0
+            for _ in range(args.repeat):
+                best = max(best, run_benchmark(port, test, pipeline, args.requests, args.clients, cluster))
+            rates[(test, pipeline)] = best
+            cpu[(test, pipeline)] = (cpu_seconds(pids) - before) / (args.repeat * args.requests) * 1e6
+    return rates, cpu
 
 
 Results = dict[tuple[str, int], float]
 
 
-def measure_keystream(acks: str, args: argparse.Namespace, workdir: Path) -> tuple[Results, dict[int, float]]:
+def measure_keystream(acks: str, args: argparse.Namespace, workdir: Path) -> tuple[Results, Results]:
     cluster = start_cluster(workdir / f"acks-{acks}", extra_args=("--set", f"keyspace.acks={acks}"))
     try:
         pids = server_pids([resp_port(cluster, n) for n in cluster.nodes])
-        out: Results = {}
-        cpu: dict[int, float] = {}
-        for pipeline in PIPELINES:
-            rates, cpu[pipeline] = best_of(
-                args.repeat, resp_port(cluster, 1), pipeline, args.requests, args.clients, True, pids
-            )
-            for test, rate in rates.items():
-                out[(test, pipeline)] = rate
-        return out, cpu
+        return measure(resp_port(cluster, 1), args, True, pids)
     finally:
         cluster.stop_all(timeout=20)
 
@@ -119,23 +112,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best is kept")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best rate is kept")
     args = parser.parse_args()
     for tool in ("redis-server", "redis-benchmark"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed (Debian: apt-get install redis-server redis-tools)", file=sys.stderr)
             return 2
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
-    results: dict[str, Results] = {"redis": {}}
-    cpu: dict[str, dict[int, float]] = {"redis": {}}
+    results: dict[str, Results] = {}
+    cpu: dict[str, Results] = {}
     with redis_server(cluster=False) as port:
-        pids = server_pids([port])
-        for pipeline in PIPELINES:
-            rates, cpu["redis"][pipeline] = best_of(
-                args.repeat, port, pipeline, args.requests, args.clients, False, pids
-            )
-            for test, rate in rates.items():
-                results["redis"][(test, pipeline)] = rate
+        results["redis"], cpu["redis"] = measure(port, args, False, server_pids([port]))
     with tempfile.TemporaryDirectory(prefix="keystream-bench-resp-") as tmp:
         for acks in ("all", "leader"):
             started = time.monotonic()
@@ -157,10 +144,11 @@ def main() -> int:
         ratios = "".join(f"{measured[(t, p)] / results['redis'][(t, p)]:>14.1%}" for p in PIPELINES for t in TESTS)
         print(f"{name + ' / redis':<22}" + ratios)
     print()
-    print("server CPU time per request, SET and GET together (all node processes for Keystream), microseconds:")
-    print(f"{'target':<22}" + "".join(f"{f'-P {p}':>14}" for p in PIPELINES))
-    for name, per_pipeline in cpu.items():
-        print(f"{name:<22}" + "".join(f"{per_pipeline[p]:>14.1f}" for p in PIPELINES))
+    print("server CPU time per request, microseconds (all three node processes for Keystream):")
+    print(header)
+    print("-" * len(header))
+    for name, measured in cpu.items():
+        print(f"{name:<22}" + "".join(f"{measured[(t, p)]:>14.1f}" for p in PIPELINES for t in TESTS))
     return 0
 
 
