@@ -550,6 +550,9 @@ class KvWorkload(Workload):
             reads.append(partial(self.read_set, FINAL_PROCESS, key, final=True))
         deadline = time.monotonic() + FINAL_READ_TIMEOUT_S
         for read in reads:
+            if time.monotonic() > deadline:
+                log.warning("final reads of the keyspace stopped after %.0f s", FINAL_READ_TIMEOUT_S)
+                break
             for _ in range(FINAL_READ_ATTEMPTS):
                 if await read() or time.monotonic() > deadline:
                     break
@@ -754,9 +757,10 @@ class GroupsWorkload(LogWorkload):
                 await asyncio.sleep(0.5)
 
     async def _final_committed(self) -> dict[int, int] | None:
-        for _ in range(FINAL_READ_ATTEMPTS // 10):
+        deadline = time.monotonic() + FINAL_READ_TIMEOUT_S / 2
+        for _ in range(FINAL_READ_ATTEMPTS):
             read = await self._observer(until=0.0, final=True)
-            if read is not None:
+            if read is not None or time.monotonic() > deadline:
                 return read
             await asyncio.sleep(0.5)
         return None
