@@ -232,12 +232,16 @@ def sparkline(values: Sequence[float | None]) -> str:
     )
 
 
+FAULT_LETTERS = {"partition": "P", "kill": "K", "pause": "Z", "latency": "L", "bandwidth": "W", "slicer": "S",
+                 "reset": "R", "blackhole": "H", "disk": "D", "cut-kill": "C"}  # fmt: skip
+
+
 def fault_line(faults: Sequence[FaultWindow], seconds: int) -> str:
     line = [" "] * seconds
     for fault in faults:
         stop = fault.stop if fault.stop is not None else seconds
         for s in range(int(fault.start), min(seconds, int(stop) + 1)):
-            line[s] = fault.kind[0].upper()
+            line[s] = FAULT_LETTERS.get(fault.kind, "?")
     return "".join(line)
 
 
@@ -315,6 +319,9 @@ def render(
         console.print(
             f"{'faults':<{width}}{fault_line(analysis.faults, seconds)}", markup=False, highlight=False, soft_wrap=True
         )
+        legend = "  ".join(f"{FAULT_LETTERS.get(k, '?')}={k}" for k in sorted({f.kind for f in analysis.faults}))
+        if legend:
+            console.print(f"{'':<{width}}{legend}", markup=False, highlight=False)
     failed = [r for r in results if r.failed]
     if failed:
         console.print(f"[bold red]FAIL[/bold red]: {len(failed)} checker(s) found a violation")
