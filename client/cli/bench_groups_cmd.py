@@ -40,6 +40,7 @@ class _Member:
         self.group, self.topic, self.assignor, self.options = group, topic, assignor, options
         self.seen: dict[int, list[float]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
         self.consumer: Any = None
 
     async def start(self) -> None:
@@ -51,13 +52,14 @@ class _Member:
         self._task = asyncio.create_task(self._poll())
 
     async def _poll(self) -> None:
-        while True:
+        while not self._stopped:  # a flag, not only cancel(): asyncio.wait_for may swallow a cancellation (3.11)
             batch = await self.consumer.getmany(timeout_ms=100)
             now = time.monotonic()
             for tp in batch:
                 self.seen.setdefault(tp.partition, []).append(now)
 
     async def close(self) -> None:
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             try:
