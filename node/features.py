@@ -13,6 +13,9 @@ from node.server import Node
 def install_features(node: Node) -> None:
     """Install every feature into ``node`` (called before ``node.start()``)."""
     from node.log_service import LogService
+    from node.metrics import install_metrics
+
+    install_metrics(node)
 
     node.features["log"] = LogService(node)
     from node.keyspace_service import KeyspaceService

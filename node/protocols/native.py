@@ -128,6 +128,8 @@ class _NativeProtocol(asyncio.Protocol):
             )
             return
         assert self._ctx is not None
+        counts = self._server.request_counts  # known ops only: an attacker can't grow it
+        counts[request.op] = counts.get(request.op, 0) + 1
         try:
             if self._server.authorize is not None:
                 self._server.authorize(request, self._ctx)
@@ -226,6 +228,7 @@ class NativeServer:
         self.idle_timeout_s = idle_timeout_s
         self.connections: set[_NativeProtocol] = set()
         self.on_disconnect: list[Callable[[ConnectionContext], None]] = []
+        self.request_counts: dict[str, int] = {}
         # Called before every handler; raises KeystreamError to refuse (node/security.py).
         self.authorize: Callable[[Request, ConnectionContext], None] | None = None
         self._server: asyncio.base_events.Server | None = None

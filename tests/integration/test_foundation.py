@@ -50,6 +50,10 @@ async def test_controller_elected_and_every_node_serves_the_same_map(
                 assert body["nodes"][str(i)]["native"] == cluster.address(i, "native")
             async with http.get(f"http://{cluster.address(i, 'http')}/v1/health") as resp:
                 assert resp.status == 200 and (await resp.json())["status"] == "ok"
+            async with http.get(f"http://{cluster.address(i, 'http')}/metrics") as resp:
+                text = await resp.text()
+                assert resp.status == 200 and "keystream_up 1.0" in text
+                assert 'keystream_native_requests_total{op="metadata"}' in text
 
 
 async def test_killed_controller_is_replaced_fenced_and_rejoins(
