@@ -91,6 +91,42 @@ class PasswordAuth:
         return None
 
 
+class SecurityAuth:
+    """RESP authentication on the cluster's users (node/security.py), plus Redis's
+    ``requirepass`` for the ``default`` user when it is configured.
+
+    ``AUTH password`` is ``AUTH default password``. With no users and no requirepass, a
+    connection from loopback (or any, with ``--insecure``) is authenticated from the start."""
+
+    def __init__(self, security: Any, requirepass: bytes | None) -> None:
+        self.security = security
+        self.requirepass = requirepass
+
+    @property
+    def required(self) -> bool:
+        return self.requirepass is not None or not self.security.open_mode
+
+    def anonymous(self, peer: str) -> Any:
+        if self.requirepass is not None:
+            return None
+        return self.security.anonymous(peer)
+
+    def authenticate(self, username: str, password: bytes, peer: str = "") -> Any:
+        from cluster.auth import Principal
+        from cluster.errors import KeystreamError
+
+        if username == "default" and self.requirepass is not None:
+            if hmac.compare_digest(password, self.requirepass):
+                return Principal("default", [], superuser=True)
+            return None
+        if username == "default" and self.security.open_mode:
+            return self.security.anonymous(peer)  # Redis's default user is "nopass" until configured
+        try:
+            return self.security.authenticate_cached(username, password.decode("utf-8", "replace"), peer)
+        except KeystreamError:
+            return None
+
+
 @dataclass
 class RespStats:
     connections_received: int = 0
@@ -112,7 +148,7 @@ class RespService:
         self.keyspace: KeyspaceService = node.features["keyspace"]
         extra = node.config.extra
         password = extra.get("resp.requirepass")
-        self.auth: Authenticator = PasswordAuth(str(password).encode() if password else None)
+        self.auth = SecurityAuth(node.security, str(password).encode() if password else None)
         self.max_clients = int(extra.get("resp.maxclients", DEFAULT_MAX_CLIENTS))
         self.query_buffer_limit = int(extra.get("resp.client.query.buffer.limit", limits.RESP_MAX_QUERY_BUFFER_BYTES))
         self.max_bulk_bytes = int(extra.get("resp.proto.max.bulk.len", limits.RESP_MAX_BULK_BYTES))
@@ -151,7 +187,7 @@ class RespService:
                 continue
             server = RespServer(self, name, endpoint.bind)
             try:
-                await server.start(endpoint.bind_host, endpoint.bind_port)
+                await server.start(endpoint.bind_host, endpoint.bind_port, ssl=self.node.security.server_ssl(name))
             except OSError as exc:
                 raise StartupError(f"cannot listen on {endpoint.bind} for {name}.resp: {exc.strerror or exc}") from None
             self.servers.append(server)
@@ -283,6 +319,9 @@ class RespService:
     # --- pub/sub peers (PeerConnector) ---------------------------------------------------------------------
     def address_of(self, node_id: int) -> str | None:
         return self.node.internal_address(node_id, "native")
+
+    async def internal_connect(self, address: str, timeout: float = 3.0) -> Any:
+        return await self.node.internal_connect(address, timeout=timeout)
 
     def live_peers(self) -> list[int]:
         state = self.node.raft.snapshot

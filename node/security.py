@@ -187,6 +187,21 @@ class Security:
             self._basic_cache.clear()
         return found
 
+    def authenticate_cached(self, username: str, password: str, peer: str) -> Principal:
+        """authenticate() with good credentials remembered for 60 s (scrypt is slow on purpose)."""
+        import hashlib
+        import time
+
+        cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
+        cached = self._basic_cache.get(cache_key)
+        if cached is not None and cached[1] > time.monotonic():
+            return self.refresh(cached[0])
+        found = self.authenticate("PLAIN", username, password, peer)
+        self._basic_cache[cache_key] = (found, time.monotonic() + 60)
+        if len(self._basic_cache) > 10_000:
+            self._basic_cache.clear()
+        return found
+
     def issue_token(self, principal: Principal, ttl_s: int = 3600) -> str:
         import base64
         import hashlib

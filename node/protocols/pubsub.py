@@ -280,7 +280,11 @@ class _PeerLink:
             if conn is not None:
                 await conn.close()
             self.conn = None
-            conn = await NativeConnection.open(address, connect_timeout=PEER_CONNECT_TIMEOUT_S)
+            connect = getattr(self.fanout.connector, "internal_connect", None)
+            if connect is not None:  # a node: authenticated as a node, over TLS when configured
+                conn = await connect(address, timeout=PEER_CONNECT_TIMEOUT_S)
+            else:
+                conn = await NativeConnection.open(address, connect_timeout=PEER_CONNECT_TIMEOUT_S)
             self.conn = conn
         return conn
 

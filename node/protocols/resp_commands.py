@@ -548,7 +548,7 @@ def cmd_auth(conn: RespConnection, argv: list[bytes]) -> None:
         conn.reply(ErrorReply(_NO_PASSWORD))
         return
     username = argv[1].decode("utf-8", "replace") if len(argv) == 3 else "default"
-    principal = auth.authenticate(username, argv[-1])
+    principal = auth.authenticate(username, argv[-1], conn.peer)
     if principal is None:
         conn.reply(WRONGPASS)
         return
@@ -576,7 +576,7 @@ def cmd_hello(conn: RespConnection, argv: list[bytes]) -> None:
         more = len(argv) - i - 1
         if option == b"auth" and more >= 2:
             username = argv[i + 1].decode("utf-8", "replace")
-            principal = conn.service.auth.authenticate(username, argv[i + 2])
+            principal = conn.service.auth.authenticate(username, argv[i + 2], conn.peer)
             if principal is None:
                 conn.reply(WRONGPASS)
                 return

@@ -138,6 +138,9 @@ class RespConnection(asyncio.Protocol):
         self.lib_info: dict[str, str] = {}
         self.authenticated = not service.auth.required
         self.user = "default"
+        # who is asking: None until authenticated; a superuser principal when unrestricted
+        self.principal: Any = None
+        self.restricted = False
         self.parser = RespParser(
             max_bulk_bytes=service.max_bulk_bytes,
             max_query_buffer_bytes=service.query_buffer_limit,
@@ -191,6 +194,10 @@ class RespConnection(asyncio.Protocol):
             self._closing = True
             return
         self.server.connections[self.id] = self
+        # Open mode (no users, no requirepass) serves only loopback peers unless --insecure.
+        anonymous = service.auth.anonymous(self.peer)
+        self.authenticated = anonymous is not None
+        self.parser.authenticated = self.authenticated
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
@@ -507,10 +514,33 @@ class RespConnection(asyncio.Protocol):
     def subscription_count(self) -> int:
         return len(self.channels) + len(self.patterns)
 
-    def set_user(self, user: str) -> None:
-        self.user = user
+    def set_user(self, user: Any) -> None:
+        """After AUTH/HELLO AUTH: ``user`` is a cluster.auth.Principal (or a name)."""
+        if isinstance(user, str):
+            self.user = user
+            self.principal = None
+            self.restricted = False
+        else:
+            self.user = user.name
+            self.principal = user
+            self.restricted = not user.superuser
         self.authenticated = True
         self.parser.authenticated = True
+
+    def authorize(self, argv: list[bytes], keys: list[bytes], write: bool) -> ErrorReply | None:
+        """The cluster's roles for a keyspace command (NOPERM as Redis words it)."""
+        principal = self.service.auth.security.refresh(self.principal)
+        self.principal = principal
+        role = "write" if write else "read"
+        if not keys:
+            if not principal.can("admin" if write else "read", "key", "*"):
+                name = argv[0].decode("utf-8", "replace").lower()
+                return ErrorReply(f"NOPERM this user has no permissions to run the '{name}' command")
+            return None
+        for key in keys:
+            if not principal.can(role, "key", key):
+                return ErrorReply("NOPERM this user has no permissions to access one of the keys used as arguments")
+        return None
 
     def set_reply_mode(self, mode: str) -> None:
         if mode == "on":
@@ -536,6 +566,8 @@ class RespConnection(asyncio.Protocol):
         if self.service.auth.required:
             self.authenticated = False
             self.parser.authenticated = False
+            self.principal = None
+            self.restricted = False
         self.user = "default"
 
     def _unsubscribe_all(self) -> None:
@@ -608,6 +640,16 @@ class RespConnection(asyncio.Protocol):
         if self.multi is not None or not self.authenticated or (self.protocol == 2 and self._subscribed()):
             self._keyspace_checked(argv)
             return
+        if self.restricted:
+            try:
+                info = classify_argv(argv)
+            except RedisError as exc:
+                self.reply(ErrorReply(exc.message))
+                return
+            refused = self.authorize(argv, list(info.keys), info.kind is not CommandKind.READ)
+            if refused is not None:
+                self.reply(refused)
+                return
         shape = _SHAPES.get((argv[0], len(argv)))
         if shape is None:
             classified = _shape(argv)
@@ -810,6 +852,13 @@ _ROUTES: dict[bytes, Route] = {}
 _ROUTE_CACHE_MAX: Final = 4096  # distinct raw command names remembered (case variants included)
 
 
+def _is_admin_command(name: str, argv: list[bytes]) -> bool:
+    """Front-end commands a restricted user may not run (they act on the node or others)."""
+    if name in ("bgsave",):
+        return True
+    return name == "client" and len(argv) > 1 and argv[1].lower() in (b"kill", b"pause", b"unpause")
+
+
 def _front_end_route(name: str, handler: Route) -> Route:
     """Wrap one of our own commands with Redis's dispatch-time checks."""
 
@@ -817,6 +866,11 @@ def _front_end_route(name: str, handler: Route) -> Route:
         if not conn.authenticated and name not in NO_AUTH_ALLOWED:
             conn.reply(ErrorReply("NOAUTH Authentication required."))
             return
+        if conn.restricted and _is_admin_command(name, argv):
+            principal = conn.service.auth.security.refresh(conn.principal)
+            if not principal.can("admin", "cluster"):
+                conn.reply(ErrorReply(f"NOPERM this user has no permissions to run the '{name}' command"))
+                return
         if conn.multi is not None and name not in MULTI_IMMEDIATE:
             conn._queue_in_multi(argv, name)
             return
@@ -857,10 +911,10 @@ class RespServer:
         self.connections: dict[int, RespConnection] = {}
         self._server: asyncio.base_events.Server | None = None
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, ssl: Any = None) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: RespConnection(self), host or None, port, reuse_address=True, backlog=1024
+            lambda: RespConnection(self), host or None, port, reuse_address=True, backlog=1024, ssl=ssl
         )
 
     async def stop(self) -> None:

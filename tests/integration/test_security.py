@@ -143,3 +143,80 @@ async def test_tls_on_every_client_listener_and_between_nodes(
     async with aiohttp.ClientSession() as http:
         async with http.get(f"https://{cluster.address(1, 'http')}/v1/health", ssl=trust) as resp:
             assert resp.status == 200
+
+
+async def test_resp_users_roles_and_tls(cluster_factory: Callable[..., LocalCluster], tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    import redis
+
+    certs = tmp_path / "certs"
+    await asyncio.to_thread(make_dev_certs, certs, ["localhost", "127.0.0.1"], 0, 1)
+    trust = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    cluster = cluster_factory(
+        3,
+        extra_args=["--set", "tls.listeners=default", "--set", f"tls.cert={certs}/node.pem",
+                    "--set", f"tls.key={certs}/node-key.pem", "--set", f"tls.ca={certs}/ca.pem"],
+        client_options={"ssl": trust},
+    )  # fmt: skip
+    cluster.start_all()
+    await cluster.wait_ready(40)
+    anon = await NativeConnection.open(cluster.address(1, "native"), ssl=trust)
+    await anon.request("create_user", {"name": "root", "password": "root-password",
+                                       "grants": [{"role": "admin", "resource": "cluster"},
+                                                  {"role": "admin", "resource": "key:*"}]})  # fmt: skip
+    await anon.close()
+    anon = await NativeConnection.open(cluster.address(1, "native"), ssl=trust, credentials=ADMIN)
+    await anon.request("create_user", {"name": "app", "password": "app-password",
+                                       "grants": [{"role": "write", "resource": "key:session:*"},
+                                                  {"role": "read", "resource": "key:config:*"}]})  # fmt: skip
+    await anon.close()
+    host, port = cluster.address(1, "resp").rsplit(":", 1)
+
+    def redis_checks() -> None:
+        tls = {"ssl": True, "ssl_ca_certs": str(certs / "ca.pem")}
+        plain = redis.Redis(host=host, port=int(port), **tls)
+        try:
+            plain.get("session:1")
+            raise AssertionError("an unauthenticated command was served")
+        except redis.AuthenticationError as exc:
+            assert "authenticat" in str(exc).lower()  # NOAUTH (redis-py 8 opens with HELLO)
+        except redis.ResponseError as exc:
+            assert str(exc).startswith("NOAUTH")
+        plain.close()
+        try:
+            redis.Redis(host=host, port=int(port), username="app", password="nope", **tls).ping()
+            raise AssertionError("a wrong password was accepted")
+        except redis.AuthenticationError as exc:
+            assert "invalid username-password pair" in str(exc)
+        app = redis.RedisCluster(host=host, port=int(port), username="app", password="app-password", **tls)
+        assert app.set("session:1", "alice") is True
+        assert app.get("session:1") == b"alice"
+        for forbidden in (lambda: app.set("config:x", "1"), lambda: app.get("other:1")):
+            try:
+                forbidden()
+                raise AssertionError("a command outside the user's roles was served")
+            except redis.exceptions.NoPermissionError as exc:
+                assert "no permissions" in str(exc)
+        app.close()
+        root = redis.RedisCluster(host=host, port=int(port), username="root", password="root-password", **tls)
+        assert root.set("config:x", "1") is True
+        root.close()
+        # a client that does not trust our CA is refused
+        try:
+            redis.Redis(host=host, port=int(port), ssl=True, socket_timeout=5).ping()
+            raise AssertionError("TLS without the CA was accepted")
+        except redis.ConnectionError:
+            pass
+
+    await asyncio.to_thread(redis_checks)
+    if shutil.which("redis-cli"):
+        result = await asyncio.to_thread(
+            subprocess.run,
+            ["redis-cli", "--tls", "--cacert", str(certs / "ca.pem"), "-h", host, "-p", port, "--user", "app",
+             "--pass", "app-password", "--no-auth-warning", "GET", "session:1"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert result.stdout.strip() in ("alice", "") or "MOVED" in result.stdout, result
+        assert result.returncode == 0, result.stderr
