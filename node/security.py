@@ -72,6 +72,8 @@ class Security:
                                    hashlib.sha256).digest()  # fmt: skip
         self._basic_cache: dict[str, tuple[Principal, float]] = {}
         self._refused_logged: dict[str, float] = {}
+        self.max_connections_per_user = int(extra.get("max.connections.per.user", 1000))
+        self._connections_by_user: dict[str, set[tuple[str, int]]] = {}
 
     # --- TLS ----------------------------------------------------------------------------------------
     def server_ssl(self, listener: str) -> ssl.SSLContext | None:
@@ -277,9 +279,40 @@ class Security:
             req.args.get("mechanism", "PLAIN"), req.args.get("username"),
             req.args.get("password", req.args.get("token")), ctx.peer,
         )  # fmt: skip
+        previous = ctx.attributes.get(_PRINCIPAL_KEY)
+        if previous is not None:
+            self.release(previous.name, ("native", ctx.connection_id))
+        if not self.acquire(principal.name, ("native", ctx.connection_id)):
+            ctx.attributes.pop(_PRINCIPAL_KEY, None)
+            raise KeystreamError(
+                ErrorCode.TOO_MANY_CONNECTIONS,
+                f"user {principal.name!r} already has {self.max_connections_per_user} connections to this node",
+            )
         ctx.attributes[_PRINCIPAL_KEY] = principal
         ctx.principal = principal.name
         return {"user": principal.name}
+
+    # --- per-user connection limits (nodes are exempt) -------------------------------------------------
+    def acquire(self, user: str, connection: tuple[str, int]) -> bool:
+        if user in (NODE_PRINCIPAL, ANONYMOUS):
+            return True
+        held = self._connections_by_user.setdefault(user, set())
+        if connection not in held and len(held) >= self.max_connections_per_user:
+            return False
+        held.add(connection)
+        return True
+
+    def release(self, user: str, connection: tuple[str, int]) -> None:
+        held = self._connections_by_user.get(user)
+        if held is not None:
+            held.discard(connection)
+            if not held:
+                del self._connections_by_user[user]
+
+    def on_native_disconnect(self, ctx: ConnectionContext) -> None:
+        principal = ctx.attributes.get(_PRINCIPAL_KEY)
+        if principal is not None:
+            self.release(principal.name, ("native", ctx.connection_id))
 
     def authorize_native(self, req: Request, ctx: ConnectionContext) -> None:
         """Raise AUTHENTICATION_FAILED / AUTHORIZATION_FAILED unless the request is allowed."""

@@ -115,6 +115,7 @@ class Node:
                     ep = services["native"]
                     server = NativeServer(name, self.native_handlers)
                     server.authorize = self.security.authorize_native
+                    server.on_disconnect.append(self.security.on_native_disconnect)
                     await _bind(server.start(ep.bind_host, ep.bind_port, ssl=tls), f"{name}.native", ep.bind)
                     self.native_servers.append(server)
                 if "http" in services:

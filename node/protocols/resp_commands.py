@@ -552,7 +552,9 @@ def cmd_auth(conn: RespConnection, argv: list[bytes]) -> None:
     if principal is None:
         conn.reply(WRONGPASS)
         return
-    conn.set_user(principal)
+    if not conn.set_user(principal):
+        conn.reply(ErrorReply("ERR max number of connections reached for this user"))
+        return
     conn.reply(OK)
 
 
@@ -600,8 +602,9 @@ def cmd_hello(conn: RespConnection, argv: list[bytes]) -> None:
             )
         )
         return
-    if user is not None:
-        conn.set_user(user)
+    if user is not None and not conn.set_user(user):
+        conn.reply(ErrorReply("ERR max number of connections reached for this user"))
+        return
     if name is not None:
         conn.name = name
     conn.protocol = protocol

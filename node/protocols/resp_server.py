@@ -202,6 +202,7 @@ class RespConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.server.connections.pop(self.id, None)
+        self.service.auth.security.release(self.user, ("resp", self.id))
         self._unsubscribe_all()
         for fut in list(self._blockers):
             fut.cancel()
@@ -514,8 +515,15 @@ class RespConnection(asyncio.Protocol):
     def subscription_count(self) -> int:
         return len(self.channels) + len(self.patterns)
 
-    def set_user(self, user: Any) -> None:
-        """After AUTH/HELLO AUTH: ``user`` is a cluster.auth.Principal (or a name)."""
+    def set_user(self, user: Any) -> bool:
+        """After AUTH/HELLO AUTH: ``user`` is a cluster.auth.Principal (or a name). False when
+        the user already holds its maximum of connections to this node."""
+        security = self.service.auth.security
+        name = user if isinstance(user, str) else user.name
+        if self.authenticated and self.user != name:
+            security.release(self.user, ("resp", self.id))
+        if not security.acquire(name, ("resp", self.id)):
+            return False
         if isinstance(user, str):
             self.user = user
             self.principal = None
@@ -526,6 +534,7 @@ class RespConnection(asyncio.Protocol):
             self.restricted = not user.superuser
         self.authenticated = True
         self.parser.authenticated = True
+        return True
 
     def authorize(self, argv: list[bytes], keys: list[bytes], write: bool) -> ErrorReply | None:
         """The cluster's roles for a keyspace command (NOPERM as Redis words it)."""

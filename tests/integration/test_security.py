@@ -220,3 +220,53 @@ async def test_resp_users_roles_and_tls(cluster_factory: Callable[..., LocalClus
         )  # fmt: skip
         assert result.stdout.strip() in ("alice", "") or "MOVED" in result.stdout, result
         assert result.returncode == 0, result.stderr
+
+
+async def test_per_user_connection_limit_and_handshake_fuzz(cluster_factory: Callable[..., LocalCluster]) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    cluster = cluster_factory(1, extra_args=["--set", "max.connections.per.user=3"])
+    cluster.start_all()
+    await cluster.wait_ready(30)
+    anon = await NativeConnection.open(cluster.address(1, "native"))
+    await anon.request("create_user", {"name": "root", "password": "root-password",
+                                       "grants": [{"role": "admin", "resource": "cluster"}]})  # fmt: skip
+    await anon.close()
+    held = [await NativeConnection.open(cluster.address(1, "native"), credentials=ADMIN) for _ in range(3)]
+    await _expect(ErrorCode.TOO_MANY_CONNECTIONS,
+                  NativeConnection.open(cluster.address(1, "native"), credentials=ADMIN))  # fmt: skip
+    await held[0].close()
+    await eventually(lambda: NativeConnection.open(cluster.address(1, "native"), credentials=ADMIN),
+                     lambda conn: not conn.closed, timeout=10, what="a slot freed by a closed connection")  # fmt: skip
+
+    # the handshake takes hostile input: typed refusals, the connection stays usable, the node stays up
+    conn = await NativeConnection.open(cluster.address(1, "native"))
+    weird = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**63), 2**63 - 1),
+        st.binary(max_size=64),
+        st.text(max_size=64),
+        st.lists(st.integers(-5, 5), max_size=3),
+        st.dictionaries(st.text(max_size=5), st.integers(-5, 5), max_size=3),
+    )
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(mechanism=weird, username=weird, password=weird)
+    def fuzz(mechanism: object, username: object, password: object) -> None:
+        async def attempt() -> None:
+            try:
+                await conn.request("authenticate", {"mechanism": mechanism, "username": username,
+                                                    "password": password, "token": password})  # fmt: skip
+            except KeystreamError as exc:
+                assert exc.code in (ErrorCode.AUTHENTICATION_FAILED, ErrorCode.INVALID_REQUEST), exc
+
+        asyncio.run_coroutine_threadsafe(attempt(), loop).result(30)
+
+    loop = asyncio.get_running_loop()
+    await asyncio.to_thread(fuzz)
+    assert (await conn.request("ping"))["node_id"] == 1
+    for c in held[1:]:
+        await c.close()
+    await conn.close()
