@@ -44,9 +44,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toxiproxy import Toxiproxy
-from toxiproxy.api import APIConsumer
-
 from client.chaos.faultproxy.process import host_port_of
 from client.local_cluster import PORT_STRIDE, LocalCluster, free_port_base, voter_count
 
@@ -114,6 +111,8 @@ class ToxiproxyApi:
         self.host, self.port = host_port_of(url)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from toxiproxy.api import APIConsumer  # imported here: the keystream CLI loads this module
+
         with self._lock:
             APIConsumer.host, APIConsumer.port = self.host, self.port
             return fn(*args, **kwargs)
@@ -121,41 +120,41 @@ class ToxiproxyApi:
     async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.wait_for(asyncio.to_thread(self._call, fn, *args, **kwargs), API_CALL_TIMEOUT_S)
 
-    # The calls (blocking; run them through ``run``).
+    # The calls (blocking; run them through ``run``), with the toxiproxy-python client.
     @staticmethod
     def create(name: str, upstream: str, listen: str) -> dict[str, str]:
-        proxy = Toxiproxy().create(upstream=upstream, name=name, listen=listen, enabled=True)
+        proxy = _client().create(upstream=upstream, name=name, listen=listen, enabled=True)
         return {"name": proxy.name, "listen": proxy.listen, "upstream": proxy.upstream}
 
     @staticmethod
     def destroy(name: str) -> None:
-        proxy = Toxiproxy().get_proxy(name)
+        proxy = _client().get_proxy(name)
         if proxy is not None:
             proxy.destroy()
 
     @staticmethod
     def proxy_names() -> list[str]:
-        return list(Toxiproxy().proxies())
+        return list(_client().proxies())
 
     @staticmethod
     def add_toxic(
         link: str, name: str, toxic_type: str, stream: str, attributes: dict[str, int], toxicity: float = 1.0
     ) -> None:
-        proxy = Toxiproxy().get_proxy(link)
+        proxy = _client().get_proxy(link)
         if proxy is None:
             raise KeyError(f"no proxy {link!r}")
         proxy.add_toxic(name=name, type=toxic_type, stream=stream, toxicity=toxicity, attributes=attributes)
 
     @staticmethod
     def remove_toxic(link: str, name: str) -> None:
-        proxy = Toxiproxy().get_proxy(link)
+        proxy = _client().get_proxy(link)
         if proxy is not None and proxy.get_toxic(name) is not None:
             proxy.destroy_toxic(name)
 
     @staticmethod
     def clear(link: str) -> int:
         """Remove every toxic of a proxy and make sure it is enabled; how many were removed."""
-        proxy = Toxiproxy().get_proxy(link)
+        proxy = _client().get_proxy(link)
         if proxy is None:
             return 0
         toxics = list(proxy.toxics())
@@ -164,6 +163,12 @@ class ToxiproxyApi:
         if not proxy.enabled:
             proxy.enable()
         return len(toxics)
+
+
+def _client() -> Any:
+    from toxiproxy import Toxiproxy
+
+    return Toxiproxy()
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
