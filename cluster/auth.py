@@ -12,7 +12,8 @@ grants: a role on a resource pattern.
 An operation needs a role on a resource: producing to ``orders`` needs
 ``write`` on ``topic:orders``; ``GET session:1`` needs ``read`` on
 ``key:session:1``; creating a topic needs ``admin`` on ``topic:<name>``;
-managing users needs ``admin`` on ``cluster``. Users and grants live in the
+managing users needs ``admin`` on ``cluster``; the cluster's internal keys
+(``{__...``) need ``admin`` on ``cluster`` too. Users and grants live in the
 Raft-replicated cluster state, so every node enforces the same set as soon as
 it applies a change.
 """
@@ -37,6 +38,10 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LEN = 8
 MAX_PASSWORD_LEN = 1024
 NODE_PRINCIPAL = "__node"  # other nodes of the cluster (authenticated by the cluster secret)
+# Keys the cluster keeps for itself (consumer groups' ``{__group:G}:...``): grants on
+# ``key:`` patterns never reach them, only ``admin`` on ``cluster`` does -- as Kafka's
+# ``__consumer_offsets`` is not writable by a user who may write every topic.
+INTERNAL_KEY_PREFIX = "{__"
 
 
 def validate_username(name: Any) -> str:
@@ -101,6 +106,8 @@ def allowed(grants: Iterable[Mapping[str, str]], role: str, kind: str, name: byt
     """Does a set of grants give ``role`` (or a stronger one) on resource ``kind:name``?"""
     if isinstance(name, bytes):
         name = name.decode("utf-8", errors="surrogateescape")
+    if kind == "key" and name.startswith(INTERNAL_KEY_PREFIX):
+        return allowed(grants, "admin", "cluster")
     needed = _ROLE_RANK[role]
     for grant in grants:
         granted_kind, pattern = parse_resource(grant["resource"])

@@ -401,6 +401,37 @@ def _group(principal: Principal, args: dict[str, Any]) -> None:
     principal.require("read", "group", str(group))
 
 
+def _offset_topics(args: dict[str, Any]) -> Iterable[str]:
+    for item in args.get("offsets") or []:
+        if isinstance(item, list) and item:
+            yield str(item[0])
+
+
+def _offset_commit(principal: Principal, args: dict[str, Any]) -> None:
+    """As Kafka: read on the group and on every topic whose offset is committed."""
+    _group(principal, args)
+    for topic in _offset_topics(args):
+        principal.require("read", "topic", topic)
+
+
+def _group_ids(args: dict[str, Any]) -> list[str]:
+    ids = args.get("group_ids")
+    return [str(g) for g in ids] if isinstance(ids, list) else [str(args.get("group_id", ""))]
+
+
+def _describe_groups(principal: Principal, args: dict[str, Any]) -> None:
+    for group in _group_ids(args):
+        principal.require("read", "group", group)
+
+
+def _group_admin(principal: Principal, args: dict[str, Any]) -> None:
+    """Deleting a group or rewriting its offsets: admin on the group (and read on the topics)."""
+    for group in _group_ids(args):
+        principal.require("admin", "group", group)
+    for topic in _offset_topics(args):
+        principal.require("read", "topic", topic)
+
+
 _RULES: dict[str, Rule] = {
     "authenticate": None,
     "ping": None,
@@ -428,9 +459,11 @@ _RULES: dict[str, Rule] = {
     "sync_group": _group,
     "heartbeat": _group,
     "leave_group": _group,
-    "offset_commit": _group,
+    "offset_commit": _offset_commit,
     "offset_fetch": _group,
     "list_groups": _authenticated,
-    "describe_groups": _authenticated,
+    "describe_groups": _describe_groups,
+    "delete_groups": _group_admin,
+    "alter_group_offsets": _group_admin,
     # everything else (replication, node-to-node, users, cluster config): nodes and cluster admins
 }

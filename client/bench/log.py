@@ -13,8 +13,9 @@ import statistics
 import struct
 import time
 import uuid
-from functools import partial
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from client import Keystream, TopicPartition
@@ -70,10 +71,16 @@ async def run_log_bench(
     e2e_rate: int,
     e2e_seconds: float,
     progress: Any = None,
+    client_options: Mapping[str, Any] | None = None,
+    admin_options: Mapping[str, Any] | None = None,
 ) -> LogBenchResult:
+    """``client_options`` (credentials, ssl) for the producer and consumers; ``admin_options``
+    for creating and deleting the topic, when another user must do that."""
     topic = f"bench-{uuid.uuid4().hex[:8]}"
-    async with Keystream(bootstrap) as ks:
-        await ks.admin.create_topic(topic, partitions=partitions, replication_factor=replication_factor)
+    admin_opts = dict(admin_options if admin_options is not None else client_options or {})
+    async with Keystream(bootstrap, **admin_opts) as admin:
+        await admin.admin.create_topic(topic, partitions=partitions, replication_factor=replication_factor)
+    async with Keystream(bootstrap, **dict(client_options or {})) as ks:
         await _wait_leaders(ks, topic, partitions)
         payload = b"x" * record_bytes
         producer = await ks.producer(acks=acks, linger_ms=linger_ms, batch_size=batch_size,
@@ -113,7 +120,8 @@ async def run_log_bench(
         if e2e_rate > 0:
             result.e2e_ms = await _end_to_end(ks, topic, partitions, e2e_rate, e2e_seconds, acks)
             result.e2e_rate = e2e_rate
-        await ks.admin.delete_topic(topic)
+    async with Keystream(bootstrap, **admin_opts) as admin:
+        await admin.admin.delete_topic(topic)
     return result
 
 

@@ -7,10 +7,15 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from client.cli.bench_groups_cmd import groups as groups_bench
+
 
 @click.group()
 def bench() -> None:
     """Measure throughput and latency on a local cluster."""
+
+
+bench.add_command(groups_bench)
 
 
 @bench.command("metadata")
@@ -153,3 +158,41 @@ def kv_bench(bootstrap: str | None, keys: int, pipeline: int, workers: int, valu
         if bootstrap:
             break
     Console().print(table)
+
+
+@bench.command("security")
+@click.option("--modes", default="open,auth,tls,tls+auth", show_default=True, help="Which to measure, in order.")
+@click.option("--records", type=int, default=300_000, show_default=True, help="Records to produce per mode.")
+@click.option("--requests", type=int, default=100_000, show_default=True, help="redis-benchmark -n per test.")
+@click.option("--clients", type=int, default=50, show_default=True, help="redis-benchmark -c.")
+def security_bench(modes: str, records: int, requests: int, clients: int) -> None:
+    """The cost of authentication and TLS on produce/consume and RESP SET/GET, side by side."""
+    from client.bench.security import MODES, SecurityBenchSettings, run_security_bench
+
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown:
+        raise click.BadParameter(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    console = Console()
+    settings = SecurityBenchSettings(records=records, resp_requests=requests, resp_clients=clients)
+    with console.status("starting") as status:
+        results = run_security_bench(chosen, settings, lambda text: status.update(text))
+    table = Table(title=f"Security cost: 3 nodes + client on this machine; {records:,} records of 100 B, "
+                        f"redis-benchmark -n {requests:,} -c {clients}")  # fmt: skip
+    table.add_column("measure")
+    for r in results:
+        table.add_column(r.mode, justify="right")
+    names = [name for name, _ in results[0].log_rows] + list(results[0].resp_rates)
+    for name in names:
+        cells = []
+        for r in results:
+            value = dict(r.log_rows).get(name)
+            if value is None and name in r.resp_rates:
+                value = f"{r.resp_rates[name]:,.0f}"
+            cells.append(value or "-")
+        label = f"RESP {name} requests/s" if name in results[0].resp_rates else name
+        table.add_row(label, *cells)
+    console.print(table)
+    for r in results:
+        if r.resp_error:
+            console.print(f"[yellow]{r.mode}: {r.resp_error}[/yellow]")
