@@ -111,7 +111,8 @@ class NativeConnection:
         try:
             if timeout is None:
                 return await fut
-            return await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):
+                return await fut
         except TimeoutError:
             raise KeystreamError(ErrorCode.REQUEST_TIMED_OUT, f"{op} to {self.address} timed out") from None
 

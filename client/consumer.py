@@ -155,8 +155,11 @@ class Consumer:
             if remaining <= 0:
                 return {}
             self._data.clear()
+            # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation
+            # that races with the event being set, and the caller's task never stops
             try:
-                await asyncio.wait_for(self._data.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._data.wait()
             except TimeoutError:
                 return {}
         out: dict[TopicPartition, list[ConsumerRecord]] = {}
@@ -237,7 +240,8 @@ class Consumer:
                 backoff = min(backoff * 2, 1.0)
                 continue
             try:
-                await asyncio.wait_for(self._changed.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._changed.wait()
             except TimeoutError:
                 pass
 

@@ -277,7 +277,8 @@ class Producer:
             if remaining <= 0:
                 raise KeystreamError(ErrorCode.REQUEST_TIMED_OUT, f"buffer full for {self.config.max_block_ms} ms")
             try:
-                await asyncio.wait_for(self._space.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._space.wait()
             except TimeoutError:
                 pass
 
@@ -314,7 +315,8 @@ class Producer:
             await self._dispatch()
             timeout = None if next_deadline is None else max(0.0, next_deadline - time.monotonic())
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
             except TimeoutError:
                 pass
 

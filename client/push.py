@@ -83,7 +83,8 @@ class PushConsumer:
                 await asyncio.sleep(0.1)
                 continue
             try:
-                await asyncio.wait_for(self._resubscribe.wait(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._resubscribe.wait()
             except TimeoutError:
                 pass
 
@@ -143,7 +144,8 @@ class PushConsumer:
         if not self._queue:
             self._data.clear()
             try:
-                await asyncio.wait_for(self._data.wait(), timeout_ms / 1000)
+                async with asyncio.timeout(timeout_ms / 1000):
+                    await self._data.wait()
             except TimeoutError:
                 return {}
         if self.error is not None:
