@@ -7,6 +7,8 @@ async with Keystream("127.0.0.1:9100") as ks:
     consumer = ks.consumer()
     await consumer.assign_topic("orders")
     async for record in consumer: ...
+    async with ks.group_consumer("billing", topics=["orders"]) as member:
+        async for record in member: ...
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from client.admin import Admin
 from client.consumer import Consumer
-from client.groups import CommitFailedError, GroupConsumer
+from client.groups import CommitFailedError, GroupAdmin, GroupConsumer
 from client.kv import CommandError, KeyValue
 from client.producer import Producer, ProducerConfig, RecordMetadata
 from client.push import PushConsumer
@@ -31,6 +33,7 @@ class Keystream:
         self.cluster = ClusterClient(bootstrap, **cluster_options)
         self.admin = Admin(self.cluster)
         self.kv = KeyValue(self.cluster)
+        self.groups = GroupAdmin(self.cluster)  # list, describe (lag), reset offsets, delete
         self._owned: list[Any] = []
 
     async def start(self) -> Keystream:

@@ -11,6 +11,12 @@ waited for. The objects mirror the async ones::
         consumer = ks.consumer()
         consumer.assign_topic("orders"); consumer.seek_to_beginning()
         for record in consumer.poll(timeout_ms=1000): ...
+        with ks.group_consumer("billing", topics=["orders"]) as member:
+            for record in member.poll(timeout_ms=1000): ...
+            member.commit()
+
+Rebalance callbacks (``on_assigned``/``on_revoked``/``on_lost``) run on the
+background loop's thread.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from client import Keystream
 from client.consumer import Consumer
+from client.groups import GroupConsumer
 from client.producer import Producer, RecordMetadata
 from client.records import ConsumerRecord, TopicPartition
 
@@ -121,6 +128,61 @@ class SyncConsumer:
         self._loop.call(self._consumer.close())
 
 
+class SyncGroupConsumer:
+    """A member of a consumer group. As with the async one, calling ``poll`` again means
+    everything it returned before is processed: that is when ownership may change."""
+
+    def __init__(self, loop: _LoopThread, consumer: GroupConsumer) -> None:
+        self._loop = loop
+        self._consumer = consumer
+        loop.call(consumer.start())
+
+    def poll(self, timeout_ms: float = 1000, max_records: int | None = None) -> list[ConsumerRecord]:
+        batch = self._loop.call(self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records))
+        return [r for records in batch.values() for r in records]
+
+    def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
+        self._loop.call(self._consumer.commit(offsets))
+
+    def committed(self, tps: Iterable[TopicPartition] | None = None) -> dict[TopicPartition, int]:
+        return self._loop.call(self._consumer.committed(tps))
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._consumer.assignment()
+
+    def position(self, tp: TopicPartition | tuple[str, int]) -> int | None:
+        return self._consumer.position(tp)
+
+    def seek(self, tp: TopicPartition | tuple[str, int], offset: int) -> None:
+        self._loop.call(_run(lambda: self._consumer.seek(tp, offset)))
+
+    def seek_to_beginning(self, *tps: TopicPartition) -> None:
+        self._loop.call(self._consumer.seek_to_beginning(*tps))
+
+    def seek_to_end(self, *tps: TopicPartition) -> None:
+        self._loop.call(self._consumer.seek_to_end(*tps))
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self._loop.call(_run(lambda: self._consumer.pause(*tps)))
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self._loop.call(_run(lambda: self._consumer.resume(*tps)))
+
+    def close(self) -> None:
+        self._loop.call(self._consumer.close())
+
+    def __enter__(self) -> SyncGroupConsumer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _run(fn: Callable[[], T]) -> T:
+    """Run a plain method on the loop's thread (the consumer's state belongs to it)."""
+    return fn()
+
+
 class SyncKeystream:
     def __init__(self, bootstrap: str | Sequence[str], **options: Any) -> None:
         self._loop = _LoopThread()
@@ -128,12 +190,16 @@ class SyncKeystream:
         self._loop.call(self._ks.start())
         self.admin = _SyncProxy(self._loop, self._ks.admin)
         self.kv = _SyncProxy(self._loop, self._ks.kv)
+        self.groups = _SyncProxy(self._loop, self._ks.groups)
 
     def producer(self, **options: Any) -> SyncProducer:
         return SyncProducer(self._loop, self._ks.producer(**options))
 
     def consumer(self, **options: Any) -> SyncConsumer:
         return SyncConsumer(self._loop, self._ks.consumer(**options))
+
+    def group_consumer(self, group_id: str, **options: Any) -> SyncGroupConsumer:
+        return SyncGroupConsumer(self._loop, self._ks.group_consumer(group_id, **options))
 
     def close(self) -> None:
         try:
