@@ -31,6 +31,7 @@ class LogBenchResult:
     consumed: int = 0
     e2e_ms: list[float] = field(default_factory=list)
     e2e_rate: int = 0
+    plain_produce_s: float = 0.0  # the same records, idempotence off
 
     def rows(self) -> list[tuple[str, str]]:
         mb = self.records * self.record_bytes / 1e6
@@ -40,6 +41,8 @@ class LogBenchResult:
         ]
         if self.produce_latency_ms:
             rows.append(("produce latency p50 / p99 (ms)", _p50_p99(self.produce_latency_ms)))
+        if self.plain_produce_s:
+            rows.append(("produce records/s, idempotence off", f"{self.records / self.plain_produce_s:,.0f}"))
         if self.consume_s:
             rows.append(("consume records/s (one consumer)", f"{self.consumed / self.consume_s:,.0f}"))
         if self.e2e_ms:
@@ -71,6 +74,7 @@ async def run_log_bench(
     e2e_rate: int,
     e2e_seconds: float,
     progress: Any = None,
+    compare_idempotence: bool = False,
     client_options: Mapping[str, Any] | None = None,
     admin_options: Mapping[str, Any] | None = None,
 ) -> LogBenchResult:
@@ -87,20 +91,15 @@ async def run_log_bench(
                                      compression=compression).start()  # fmt: skip
         # Produce: one producer, unkeyed records (sticky partitioning), as Kafka's own test did.
         latencies: list[float] = []
-        sample_every = max(1, records // 2000)
-        started = time.perf_counter()
-        send = producer.send
-        for i in range(records):
-            fut = await send(topic, payload)
-            if i % sample_every == 0:
-                sent_at = time.perf_counter()
-                fut.add_done_callback(partial(_record_latency, latencies, sent_at))
-            if progress is not None and i % 50_000 == 0:
-                progress(i)
-        await producer.flush()
-        produce_s = time.perf_counter() - started
+        produce_s = await _produce(producer, topic, payload, records, latencies, progress)
         await producer.close()
         result = LogBenchResult(records, record_bytes, produce_s, latencies)
+        if compare_idempotence:
+            plain = await ks.producer(acks=acks, linger_ms=linger_ms, batch_size=batch_size, compression=compression,
+                                      enable_idempotence=False).start()  # fmt: skip
+            result.plain_produce_s = await _produce(plain, topic, payload, records, [], None)
+            await plain.close()
+            records *= 2  # the consumer reads both runs
 
         # Consume everything from the beginning with one consumer.
         consumer = ks.consumer(auto_offset_reset="earliest", fetch_min_bytes=1)
@@ -123,6 +122,23 @@ async def run_log_bench(
     async with Keystream(bootstrap, **admin_opts) as admin:
         await admin.admin.delete_topic(topic)
     return result
+
+
+async def _produce(
+    producer: Any, topic: str, payload: bytes, records: int, latencies: list[float], progress: Any
+) -> float:
+    sample_every = max(1, records // 2000)
+    started = time.perf_counter()
+    send = producer.send
+    for i in range(records):
+        fut = await send(topic, payload)
+        if i % sample_every == 0:
+            sent_at = time.perf_counter()
+            fut.add_done_callback(partial(_record_latency, latencies, sent_at))
+        if progress is not None and i % 50_000 == 0:
+            progress(i)
+    await producer.flush()
+    return time.perf_counter() - started
 
 
 async def _wait_leaders(ks: Keystream, topic: str, partitions: int) -> None:

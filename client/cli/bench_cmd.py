@@ -59,9 +59,11 @@ def metadata(runs: int, writes: int) -> None:
     "--e2e-rate", type=int, default=5000, show_default=True, help="Records/s for end-to-end latency (0: skip)."
 )
 @click.option("--e2e-seconds", type=float, default=10.0, show_default=True)
+@click.option("--compare-idempotence/--no-compare-idempotence", default=True, show_default=True,
+              help="Produce the records again with idempotence off and print both rates.")  # fmt: skip
 def log_bench(bootstrap: str | None, records: int, record_size: int, partitions: int, replication_factor: int,
               acks: str, linger_ms: float, batch_size: int, compression: str, e2e_rate: int,
-              e2e_seconds: float) -> None:  # fmt: skip
+              e2e_seconds: float, compare_idempotence: bool) -> None:  # fmt: skip
     """Produce/consume throughput and latency on the log (compare: Kafka 2014, three machines)."""
     import tempfile
 
@@ -89,7 +91,7 @@ def log_bench(bootstrap: str | None, records: int, record_size: int, partitions:
                     replication_factor=replication_factor, acks=acks if acks == "all" else int(acks),  # type: ignore[arg-type]
                     linger_ms=linger_ms, batch_size=batch_size,
                     compression=None if compression == "none" else compression,
-                    e2e_rate=e2e_rate, e2e_seconds=e2e_seconds,
+                    e2e_rate=e2e_rate, e2e_seconds=e2e_seconds, compare_idempotence=compare_idempotence,
                     progress=lambda n: progress.update(task, completed=n),
                 )
             )  # fmt: skip
