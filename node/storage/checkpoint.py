@@ -37,13 +37,14 @@ def write_file_atomically(path: str, data: bytes, *, sync_directory: bool = True
         tmp_path = f"{path}.{os.getpid()}-{_tmp_counter}{TMP_SUFFIX}"
     fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp_path, path)
     except OSError:
+        # A half-written temp file must not keep holding the space a full disk lacks.
         _remove_quietly(tmp_path)
         raise
     if sync_directory:
@@ -53,7 +54,7 @@ def write_file_atomically(path: str, data: bytes, *, sync_directory: bool = True
 def _remove_quietly(path: str) -> None:
     try:
         os.remove(path)
-    except FileNotFoundError:
+    except OSError:
         pass
 
 

@@ -51,6 +51,17 @@ recovery point. After a crash, `open` trusts segments wholly below the
 recovery point (with sanity checks on their indexes) and fully validates
 the rest: CRC of every batch, a torn or corrupt tail is cut, indexes are
 rebuilt.
+
+I/O failures (disk full, EIO). Index entries are derived from the segments
+and checkpoints are replaced atomically, so failing to write them leaves
+nothing in an unknown state: the log stays online and `flush` retries them
+(a checkpoint whose stale content could mislead recovery is removed, which
+sends recovery down its safe path). An append the disk refuses is cut back
+and fails alone. Only an error that leaves a segment's log file in an
+unknown state (an append that cannot be undone, a failed fsync, a failed
+read) takes the log offline: every call then raises LogStorageError until
+the log is reopened, which recovers it. `on_io_error` hears of every
+failure, so the node can report a failing disk even while its logs serve.
 """
 
 from __future__ import annotations
@@ -62,7 +73,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import NamedTuple, TypeVar
 
 from node.storage import cleaner
@@ -153,13 +163,20 @@ class PartitionLog:
         self._recovery_point = 0
         self._epochs = LeaderEpochCache(os.path.join(directory, LEADER_EPOCH_CHECKPOINT))
         self._directory_dirty = False  # files created since the last flush
-        self._epoch_checkpoint_stale = False  # a rewrite of it failed; flush retries
+        # Checkpoints whose rewrite the disk refused; flush retries them.
+        self._epochs_stale = False
+        self._log_start_stale = False
+        self._recovery_point_stale = False
+        self._recovery_point_on_disk = 0  # what the checkpoint file says (0 when absent)
         self._truncations = 0
         self._cleaned_upto = 0  # the last compaction pass covered offsets below this
         self._offline_reason: str | None = None
         self._closed = False
         self._closing = False  # tells a running compaction pass to stop
         self.last_recovery: RecoveryReport | None = None
+        # Told about every I/O failure (what failed), from whichever thread hit it: the
+        # node reports a failing disk to the controller even when the log stays online.
+        self.on_io_error: Callable[[str], None] | None = None
 
     # ================================================================== open / recovery
 
@@ -228,9 +245,12 @@ class PartitionLog:
             if rebuilt:
                 self._rebuild_epoch_cache(epochs)
         self._epochs = epochs
-        self._epochs.truncate_from_end(self.log_end_offset)
-        self._epochs.truncate_from_start(self._log_start)
+        changed = self._epochs.truncate_from_end(self.log_end_offset, persist=False)
+        changed = self._epochs.truncate_from_start(self._log_start, persist=False) or changed
+        if rebuilt or changed:
+            self._persist_epochs()
 
+        self._recovery_point_on_disk = recovery_point
         self._recovery_point = min(recovery_point, self.log_end_offset)
         if clean:
             os.remove(marker)
@@ -250,7 +270,6 @@ class PartitionLog:
             for _, header in segment.iter_headers(0):
                 if header.leader_epoch > epochs.latest_epoch:
                     epochs.assign(header.leader_epoch, header.base_offset, persist=False)
-        epochs.persist()
 
     def _path(self, name: str) -> str:
         return os.path.join(self.directory, name)
@@ -289,6 +308,11 @@ class PartitionLog:
         return self._recovery_point
 
     @property
+    def offline_reason(self) -> str | None:
+        """Why the log refuses every operation until reopened, or None while it is online."""
+        return self._offline_reason
+
+    @property
     def segment_count(self) -> int:
         return len(self._segments)
 
@@ -325,7 +349,8 @@ class PartitionLog:
             base_offset = self.log_end_offset
             segment = self._segment_for(header, base_offset)
             if leader_epoch > latest:
-                self._guard_io(lambda: self._epochs.assign(leader_epoch, base_offset))
+                self._epochs.assign(leader_epoch, base_offset, persist=False)
+                self._persist_epochs()
             last_offset = base_offset + header.last_offset_delta
             chunks = (stamped_prefix(header, base_offset, leader_epoch), memoryview(batch)[16:])
             position = self._write(segment, chunks, header.size)
@@ -388,23 +413,19 @@ class PartitionLog:
             return self.log_end_offset
 
     def _write(self, segment: Segment, chunks: tuple[bytes | memoryview, ...], size: int) -> int:
+        """Append to the data file. A failure the segment undid (disk full) fails this
+        append only; one it could not undo leaves the file in an unknown state: offline."""
         try:
-            return self._guard_io(partial(segment.append, chunks, size))
-        except LogStorageError:
-            # Nothing was written (the segment undid it): forget an epoch that was
-            # assigned for this data, so the cache never names data that is not there.
-            # With the disk full, rewriting the checkpoint may fail too: then `flush`
-            # retries it (recovery drops entries at or past the log end anyway).
+            return segment.append(chunks, size)
+        except LogStorageError as exc:
+            # Nothing was written: forget an epoch that was assigned for this data, so
+            # the cache never names data that is not there.
             if self._epochs.truncate_from_end(self.log_end_offset, persist=False):
-                self._persist_epochs_quietly()
+                self._persist_epochs()
+            self._io_failed(exc.message)
             raise
-
-    def _persist_epochs_quietly(self) -> None:
-        try:
-            self._epochs.persist()
-            self._epoch_checkpoint_stale = False
-        except OSError:
-            self._epoch_checkpoint_stale = True
+        except OSError as exc:
+            raise self._go_offline(f"append to {segment.log_path} failed and could not be undone: {exc}") from exc
 
     def _follower_run(self, parsed: list[BatchView], start: int) -> tuple[int, Segment]:
         """The longest run of batches from `start` that can go into one segment."""
@@ -434,7 +455,7 @@ class PartitionLog:
                 self._epochs.assign(header.leader_epoch, header.base_offset, persist=False)
                 changed = True
         if changed:
-            self._guard_io(self._epochs.persist)
+            self._persist_epochs()
 
     def _segment_for(self, header: BatchHeader, base_offset: int) -> Segment:
         """The active segment, rolled first if the batch does not belong in it."""
@@ -445,11 +466,20 @@ class PartitionLog:
         return self._roll(base_offset)
 
     def _roll(self, base_offset: int) -> Segment:
+        """Start a segment at `base_offset`. Raises LogStorageError, with the log unchanged
+        and usable, if the disk refuses the new files."""
         active = self._segments[-1]
-        self._guard_io(active.seal)
-        segment = self._guard_io(
-            lambda: Segment.create(self.directory, base_offset, self._config.index_interval_bytes)
-        )
+        try:
+            active.seal()
+        except OSError as exc:
+            # Index entries are derived from the log: they stay in memory, flush writes them.
+            active.dirty = True
+            self._io_failed(f"cannot write the indexes of segment {active.base_offset}: {exc}")
+        try:
+            segment = Segment.create(self.directory, base_offset, self._config.index_interval_bytes)
+        except LogStorageError as exc:
+            self._io_failed(exc.message)
+            raise
         self._segments.append(segment)
         self._bases.append(base_offset)
         self._directory_dirty = True
@@ -535,20 +565,30 @@ class PartitionLog:
         # resumes at the log start (an empty segment there keeps that offset).
         new_end = offset if found is None else max(min(offset, found[1].base_offset), self._log_start)
         target.truncate_to(offset)
+        try:
+            target.write_pending_indexes()
+        except OSError as exc:  # derived entries: flush writes them later
+            target.dirty = True
+            self._io_failed(f"cannot write the indexes of segment {target.base_offset}: {exc}")
         for fd in target.sync_handles():
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        if target.next_offset < new_end:
+        rolled = target.next_offset < new_end
+        if rolled:
             # The cut fell in a gap left by compaction (or below the log start):
             # an empty segment at new_end keeps the log end offset across restarts.
-            self._roll(new_end)
-        if removed or target.next_offset < new_end:
+            try:
+                self._roll(new_end)
+            except LogStorageError as exc:
+                raise self._go_offline(f"truncation could not start a segment at {new_end}: {exc.message}") from exc
+        if removed or rolled:
             fsync_directory(self.directory)
         self._truncations += 1
         self._cleaned_upto = min(self._cleaned_upto, new_end)
-        self._epochs.truncate_from_end(new_end)
+        if self._epochs.truncate_from_end(new_end, persist=False):
+            self._persist_epochs()
         self._lower_recovery_point(new_end)
         return new_end
 
@@ -563,14 +603,19 @@ class PartitionLog:
     def _truncate_fully(self, offset: int) -> None:
         for segment in self._segments:
             self._retire(segment)
-        segment = Segment.create(self.directory, offset, self._config.index_interval_bytes)
+        try:
+            segment = Segment.create(self.directory, offset, self._config.index_interval_bytes)
+        except LogStorageError as exc:
+            raise self._go_offline(f"no segment left after a full truncation: {exc.message}") from exc
         self._segments = [segment]
         self._bases = [offset]
         self._log_start = offset
         self._truncations += 1
         self._cleaned_upto = 0
-        self._epochs.clear()
-        write_offset_checkpoint(self._path(LOG_START_CHECKPOINT), offset)
+        self._epochs.clear(persist=False)
+        self._persist_epochs()
+        # A stale (lower) log start is harmless: recovery starts at the first segment's base.
+        self._persist_log_start()
         self._lower_recovery_point(offset)
         fsync_directory(self.directory)
 
@@ -584,11 +629,6 @@ class PartitionLog:
             self._recovery_point = offset
             self._persist_recovery_point()
 
-    def _persist_recovery_point(self) -> None:
-        with self._checkpoint_lock:
-            # Read the value under the file lock so the last write is the newest.
-            write_offset_checkpoint(self._path(RECOVERY_POINT_CHECKPOINT), self._recovery_point)
-
     # ================================================================== retention
 
     def advance_log_start_offset(self, offset: int) -> bool:
@@ -601,12 +641,13 @@ class PartitionLog:
             if offset > self.log_end_offset:
                 raise OffsetOutOfRangeError(offset, self._log_start, self.log_end_offset)
             self._log_start = offset
-            self._guard_io(lambda: self._persist_log_start())
+            self._log_start_moved()
             return True
 
-    def _persist_log_start(self) -> None:
-        write_offset_checkpoint(self._path(LOG_START_CHECKPOINT), self._log_start)
-        self._epochs.truncate_from_start(self._log_start)
+    def _log_start_moved(self) -> None:
+        self._persist_log_start()
+        if self._epochs.truncate_from_start(self._log_start, persist=False):
+            self._persist_epochs()
 
     def enforce_retention(self, now_ms: int, high_watermark: int) -> int:
         """Delete whole segments past retention.ms or retention.bytes (cleanup.policy
@@ -633,7 +674,7 @@ class PartitionLog:
                 raise self._go_offline(f"retention could not remove a segment: {exc}") from exc
             if self._segments[0].base_offset > self._log_start:
                 self._log_start = self._segments[0].base_offset
-                self._guard_io(self._persist_log_start)
+                self._log_start_moved()
         for segment in doomed:  # the slow part (freeing the blocks) without the lock
             segment.delete_files()
         return count
@@ -766,50 +807,101 @@ class PartitionLog:
         """fsync everything appended so far and advance the recovery point.
 
         Meant for a worker thread: the lock is held only to collect the files.
+
+        A failure to write a derived or atomically replaced file (index entries,
+        checkpoints, the directory) leaves nothing in an unknown state: the log
+        stays online, the next flush retries what failed, and this one raises
+        LogStorageError after doing the rest. Only a failed fsync of a segment's
+        log file takes the log offline: the kernel may have dropped its pages, so
+        what the file holds is unknown.
         """
         with self._flush_lock:
+            failures: list[str] = []  # retried next time; the log stays online
             with self._lock:
                 self._check_usable()
-                if self._epoch_checkpoint_stale:
-                    self._guard_io(self._epochs.persist)
-                    self._epoch_checkpoint_stale = False
+                if self._epochs_stale and not self._persist_epochs():
+                    failures.append(f"cannot write {LEADER_EPOCH_CHECKPOINT}")
+                if self._log_start_stale and not self._persist_log_start():
+                    failures.append(f"cannot write {LOG_START_CHECKPOINT}")
                 target = self.log_end_offset
                 truncations = self._truncations
                 sync_directory = self._directory_dirty
                 self._directory_dirty = False
-                handles: list[int] = []
-                try:
-                    for segment in self._segments:
-                        if segment.dirty:
-                            handles.extend(segment.sync_handles())
-                            segment.dirty = False
-                except OSError as exc:
-                    _close_all(handles)
-                    raise self._go_offline(f"flush failed: {exc}") from exc
+                synced: list[tuple[Segment, list[int]]] = []
+                for segment in self._segments:
+                    if not segment.dirty:
+                        continue
+                    indexes_written = True
+                    try:
+                        segment.write_pending_indexes()
+                    except OSError as exc:
+                        indexes_written = False
+                        failures.append(f"cannot write the indexes of segment {segment.base_offset}: {exc}")
+                    try:
+                        handles = segment.sync_handles()
+                    except OSError as exc:  # e.g. out of descriptors: nothing was synced, retry it all
+                        for done, done_handles in synced:
+                            done.dirty = True
+                            _close_all(done_handles)
+                        self._directory_dirty = self._directory_dirty or sync_directory
+                        raise self._flush_incomplete([f"cannot open segment {segment.base_offset}: {exc}"]) from exc
+                    segment.dirty = not indexes_written
+                    synced.append((segment, handles))
+            # fsync without the lock: appends and reads go on meanwhile.
+            unsynced_indexes: list[Segment] = []
+            directory_synced = True
             try:
-                for fd in handles:
-                    os.fsync(fd)
+                for segment, handles in synced:
+                    try:
+                        os.fsync(handles[0])
+                    except OSError as exc:
+                        raise self._go_offline(f"fsync of {segment.log_path} failed: {exc}") from exc
+                    try:
+                        for fd in handles[1:]:
+                            os.fsync(fd)
+                    except OSError as exc:
+                        unsynced_indexes.append(segment)
+                        failures.append(f"fsync of the indexes of segment {segment.base_offset} failed: {exc}")
                 if sync_directory:
-                    fsync_directory(self.directory)
-            except OSError as exc:
-                raise self._go_offline(f"fsync failed: {exc}") from exc
+                    try:
+                        fsync_directory(self.directory)
+                    except OSError as exc:
+                        directory_synced = False
+                        failures.append(f"fsync of the directory failed: {exc}")
             finally:
-                _close_all(handles)
+                for _, handles in synced:
+                    _close_all(handles)
             with self._lock:
-                # A truncation meanwhile may have replaced synced data: claim nothing.
-                if self._truncations != truncations or target <= self._recovery_point:
-                    return
-                self._recovery_point = min(target, self.log_end_offset)
-            try:
-                self._persist_recovery_point()
-            except OSError as exc:
-                raise self._go_offline(f"cannot write the recovery point: {exc}") from exc
+                for segment in unsynced_indexes:
+                    segment.rewrite_indexes_later()
+                if not directory_synced:
+                    self._directory_dirty = True
+                # Claim nothing if a truncation meanwhile may have replaced synced data, or
+                # if some file below the target is not durable yet (the next flush will be).
+                advance = (
+                    not failures and self._truncations == truncations and target > self._recovery_point
+                )
+                if advance:
+                    self._recovery_point = min(target, self.log_end_offset)
+                persist = advance or self._recovery_point_stale
+            if persist and not self._persist_recovery_point():
+                failures.append(f"cannot write {RECOVERY_POINT_CHECKPOINT}")
+            if failures:
+                raise self._flush_incomplete(failures)
+
+    def _flush_incomplete(self, failures: list[str]) -> LogStorageError:
+        reason = "; ".join(failures)
+        self._io_failed(f"flush: {reason}")
+        return LogStorageError(
+            f"flush of log {self.directory} incomplete (the log stays online; the next flush retries): {reason}"
+        )
 
     def close(self) -> None:
         """Flush, mark the shutdown clean (the next open skips the full scan), release.
 
         A compaction pass running in another thread is stopped first (it notices
-        within one batch and leaves nothing behind).
+        within one batch and leaves nothing behind). If the disk refuses the
+        flush, the log is still closed, unmarked: the next open validates it.
         """
         self._closing = True
         with self._compaction_lock:  # waits for a running pass to stop
@@ -820,12 +912,12 @@ class PartitionLog:
         try:
             if self._offline_reason is None:
                 with self._lock:
-                    self._guard_io(self._segments[-1].seal)  # completes the time index
+                    self._segments[-1].seal()  # completes the time index
                 self.flush()
                 with self._lock:
-                    self._guard_io(
-                        partial(write_file_atomically, self._path(CLEAN_SHUTDOWN_MARKER), b"")
-                    )
+                    write_file_atomically(self._path(CLEAN_SHUTDOWN_MARKER), b"")
+        except OSError as exc:
+            raise LogStorageError(f"log {self.directory} closed without a clean shutdown: {exc}") from exc
         finally:
             with self._lock:
                 self._release_files()  # without the marker, the next open runs recovery
@@ -838,6 +930,77 @@ class PartitionLog:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = -1
 
+    # ================================================================== checkpoints
+
+    def _persist_epochs(self) -> bool:
+        """Rewrite the leader-epoch checkpoint (under the lock); False if the disk refused.
+
+        Then the file is removed instead: a stale one could name epochs the log does
+        not hold or miss one it does, while a missing one makes recovery rebuild it
+        from the batch headers, which carry every epoch. Flush retries the write.
+        """
+        try:
+            self._epochs.persist()
+        except OSError as exc:
+            self._epochs_stale = True
+            self._remove_stale_checkpoint(self._epochs.path, exc)
+            return False
+        self._epochs_stale = False
+        return True
+
+    def _persist_log_start(self) -> bool:
+        """Rewrite the log-start checkpoint (under the lock); False if the disk refused.
+
+        The old file stays: a lower log start only keeps records that are already
+        below the new one readable after a crash, until the next retention pass.
+        """
+        try:
+            write_offset_checkpoint(self._path(LOG_START_CHECKPOINT), self._log_start)
+        except OSError as exc:
+            self._log_start_stale = True
+            self._io_failed(f"cannot write {LOG_START_CHECKPOINT}: {exc}")
+            return False
+        self._log_start_stale = False
+        return True
+
+    def _persist_recovery_point(self) -> bool:
+        """Rewrite the recovery-point checkpoint; False if the disk refused.
+
+        A stale lower value only makes recovery check more; a stale higher one
+        (the point was lowered by a truncation) would trust segments that were
+        never synced, so then the file is removed: recovery checks every segment.
+        """
+        with self._checkpoint_lock:
+            # Read the value under the file lock so the last write is the newest.
+            value = self._recovery_point
+            path = self._path(RECOVERY_POINT_CHECKPOINT)
+            try:
+                write_offset_checkpoint(path, value)
+            except OSError as exc:
+                self._recovery_point_stale = True
+                if value < self._recovery_point_on_disk:
+                    self._recovery_point_on_disk = 0
+                    self._remove_stale_checkpoint(path, exc)
+                else:
+                    self._io_failed(f"cannot write {RECOVERY_POINT_CHECKPOINT}: {exc}")
+                return False
+            self._recovery_point_on_disk = value
+            self._recovery_point_stale = False
+            return True
+
+    def _remove_stale_checkpoint(self, path: str, exc: OSError) -> None:
+        self._io_failed(f"cannot write {os.path.basename(path)} ({exc}); removed it")
+        try:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                return
+            fsync_directory(self.directory)
+        except OSError as remove_exc:
+            raise self._go_offline(
+                f"cannot write {os.path.basename(path)} ({exc}) nor remove the stale one ({remove_exc})"
+            ) from remove_exc
+
     # ================================================================== errors
 
     def _check_usable(self) -> None:
@@ -846,10 +1009,16 @@ class PartitionLog:
         if self._offline_reason is not None:
             raise LogStorageError(f"log {self.directory} is offline: {self._offline_reason}")
 
+    def _io_failed(self, reason: str) -> None:
+        callback = self.on_io_error
+        if callback is not None:
+            callback(f"log {self.directory}: {reason}")
+
     def _go_offline(self, reason: str) -> LogStorageError:
-        """After an I/O error whose effect on disk is unknown, refuse further use
-        until the log is reopened (recovery will sort the files out)."""
+        """After an I/O error that leaves a data file in an unknown state, refuse further
+        use until the log is reopened (recovery will sort the files out)."""
         self._offline_reason = reason
+        self._io_failed(f"taken offline: {reason}")
         return LogStorageError(f"log {self.directory} taken offline: {reason}")
 
     def _guard_io(self, action: Callable[[], T]) -> T:

@@ -136,11 +136,16 @@ class Segment:
             segment.fd = os.open(
                 segment.log_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644
             )
+        except OSError as exc:
+            raise LogStorageError(f"cannot create segment {segment.log_path}: {exc}") from exc
+        try:
             segment.index.clear()  # also creates (or empties a stale) index file
             segment.time_index.clear()
         except OSError as exc:
+            # Leave nothing behind (e.g. on a full disk), so a later roll can create it again.
             segment.close()
-            raise LogStorageError(f"cannot create segment {segment.log_path}: {exc}") from exc
+            segment.delete_files()
+            raise LogStorageError(f"cannot create the indexes of segment {segment.log_path}: {exc}") from exc
         segment.dirty = True
         return segment
 
@@ -183,26 +188,40 @@ class Segment:
                 pass
 
     def sync_handles(self) -> list[int]:
-        """Duplicated descriptors of every file to fsync (caller closes them).
+        """Duplicated descriptors of every file to fsync, the log file's first (caller
+        closes them). Call `write_pending_indexes` first.
 
         Duplicates let a flush in a worker thread fsync without the log's lock,
         even if the segment is closed meanwhile.
         """
-        self.write_pending_indexes()
         handles = [os.dup(self.fd)]
-        for index_file in (self.index.file, self.time_index.file):
-            fd = index_file.dup_fd()
-            if fd is None:
-                try:
-                    fd = os.open(index_file.path, os.O_RDONLY)
-                except FileNotFoundError:
-                    continue
-            handles.append(fd)
+        try:
+            for index_file in (self.index.file, self.time_index.file):
+                fd = index_file.dup_fd()
+                if fd is None:
+                    try:
+                        fd = os.open(index_file.path, os.O_RDONLY)
+                    except FileNotFoundError:
+                        continue
+                handles.append(fd)
+        except OSError:
+            for fd in handles:
+                os.close(fd)
+            raise
         return handles
 
     def write_pending_indexes(self) -> None:
+        """Write index entries not yet in the files. On an OSError (disk full) the entries
+        stay in memory and the next call writes them again from where the file is whole."""
         self.index.write_pending()
         self.time_index.write_pending()
+
+    def rewrite_indexes_later(self) -> None:
+        """An fsync of an index file failed: the kernel may have dropped its pages, so
+        the next `write_pending_indexes` rewrites the files from the start."""
+        self.index.file.persisted = 0
+        self.time_index.file.persisted = 0
+        self.dirty = True
 
     def seal(self) -> None:
         """This segment stops being the active one: make its time index complete."""
