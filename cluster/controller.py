@@ -8,6 +8,12 @@ again with the incarnation the map knows is unfenced. A new controller has
 not seen anyone's heartbeat yet, so it starts every node's clock at the
 moment it took over (the grace period) instead of fencing the world.
 
+A node whose storage failed (it says so in its heartbeats: a full disk, an
+I/O error, a log taken offline) is fenced too, as KRaft treats a broker whose
+log directory failed: its leaderships move to in-sync replicas and it leaves
+the ISRs. Once it reports healthy storage it is unfenced like any returning
+node, catches up as a follower and rejoins the ISRs.
+
 The asyncio shell (``node/controller_service.py``) feeds heartbeats and
 time in and proposes the commands that come out.
 """
@@ -24,7 +30,8 @@ from cluster.state import ClusterState, Command
 class _Seen:
     at: float
     incarnation: str | None
-    since: float  # start of the current run of timely heartbeats
+    since: float  # start of the current run of timely, healthy heartbeats
+    storage_failed: bool = False
 
 
 class LivenessTracker:
@@ -38,10 +45,20 @@ class LivenessTracker:
         self._seen.clear()
         self._grace_from = now
 
-    def heartbeat(self, node_id: int, incarnation: str, now: float) -> None:
+    def heartbeat(self, node_id: int, incarnation: str, now: float, storage_failed: bool = False) -> None:
         seen = self._seen.get(node_id)
-        fresh = seen is None or seen.incarnation != incarnation or now - seen.at > self.session_timeout_s
-        self._seen[node_id] = _Seen(now, incarnation, now if fresh else seen.since)  # type: ignore[union-attr]
+        fresh = (
+            seen is None
+            or seen.incarnation != incarnation
+            or now - seen.at > self.session_timeout_s
+            or seen.storage_failed
+        )
+        self._seen[node_id] = _Seen(now, incarnation, now if fresh else seen.since, storage_failed)  # type: ignore[union-attr]
+
+    def storage_failed(self, node_id: int) -> bool:
+        """Whether the node's last heartbeat reported failed storage."""
+        seen = self._seen.get(node_id)
+        return seen is not None and seen.storage_failed
 
     def alive_since(self, node_id: int) -> float | None:
         seen = self._seen.get(node_id)
@@ -63,14 +80,16 @@ class LivenessTracker:
 
 
 def liveness_decisions(state: ClusterState, tracker: LivenessTracker, now: float) -> list[Command]:
-    """Fence silent nodes, unfence nodes that came back with the registered incarnation."""
+    """Fence silent nodes and nodes whose storage failed; unfence nodes that came back
+    with the registered incarnation and working storage."""
     commands: list[Command] = []
     for node in sorted(state.nodes.values(), key=lambda n: n["id"]):
         node_id = node["id"]
         alive = tracker.is_alive(node_id, now)
-        if not node["fenced"] and not alive:
+        serviceable = alive and not tracker.storage_failed(node_id)
+        if not node["fenced"] and not serviceable:
             commands.append({"op": "fence_node", "node_id": node_id, "incarnation": node["incarnation"]})
-        elif node["fenced"] and alive and tracker.incarnation(node_id) == node["incarnation"]:
+        elif node["fenced"] and serviceable and tracker.incarnation(node_id) == node["incarnation"]:
             commands.append({"op": "unfence_node", "node_id": node_id, "incarnation": node["incarnation"]})
     return commands
 
@@ -89,6 +108,8 @@ def preferred_leader_decisions(
             node = state.node(preferred)
             since = tracker.alive_since(preferred)
             if node is None or node["fenced"] or since is None or now - since < stable_for_s:
+                continue
+            if tracker.storage_failed(preferred):
                 continue
             return [{"op": "elect_leader", "topic": name, "partition": index, "leader": preferred,
                      "leader_epoch": p["leader_epoch"]}]  # fmt: skip

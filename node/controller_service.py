@@ -44,14 +44,20 @@ class ControllerService:
     def active(self) -> bool:
         return self.raft.is_leader
 
-    def on_heartbeat(self, node_id: int, incarnation: str) -> dict[str, Any]:
+    def on_heartbeat(self, node_id: int, incarnation: str, storage_failed: str | None = None) -> dict[str, Any]:
+        """``storage_failed``: why the node's storage failed, None while it works."""
         if not self.raft.is_leader:
             raise KeystreamError(
                 ErrorCode.NOT_CONTROLLER,
                 "this node is not the controller",
                 {"controller": self.raft.leader_id},
             )
-        self.tracker.heartbeat(node_id, incarnation, time.monotonic())
+        if bool(storage_failed) != self.tracker.storage_failed(node_id):
+            if storage_failed:
+                log.warning("controller: node %d reports failed storage (%s): fencing it", node_id, storage_failed)
+            else:
+                log.info("controller: node %d reports its storage works again", node_id)
+        self.tracker.heartbeat(node_id, incarnation, time.monotonic(), storage_failed=bool(storage_failed))
         node = self.raft.snapshot.node(node_id)
         return {
             # the epoch the Raft thread has applied, not the (possibly lagging) published copy:

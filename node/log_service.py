@@ -72,6 +72,8 @@ class LogService:
             node.add_native_handler(op, handler)
         node.http.add_routes(self._routes)
         node.add_service(self)
+        node.storage_checks.append(self.manager.storage_problem)
+        self.manager.on_storage_change.append(node.heartbeat_now)
         self._client: Any = None
         self._producer_ids: list[int] = []
         self._producers: dict[str, Any] = {}

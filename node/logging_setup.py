@@ -62,3 +62,29 @@ def configure_logging(node_id: int, level: str, fmt: str, log_file: Path | None)
     # pysyncobj logs every reconnect at INFO; keep its warnings.
     logging.getLogger("pysyncobj").setLevel(max(logging.WARNING, root.level))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+class LogThrottle:
+    """At most one log line per key per `interval_s` (sans-I/O: callers pass the time).
+
+    A fault that repeats every few milliseconds (a fetch refused by a full disk) must
+    not flood the log; the next line that gets through says how many were held back.
+    """
+
+    def __init__(self, interval_s: float = 10.0, max_keys: int = 4096) -> None:
+        self.interval_s = interval_s
+        self.max_keys = max_keys
+        self._last: dict[object, float] = {}
+        self._held: dict[object, int] = {}
+
+    def allow(self, key: object, now: float) -> int | None:
+        """None to hold this line back, else how many lines for `key` were held back."""
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval_s:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        if last is None and len(self._last) >= self.max_keys:
+            self._last.clear()  # bounded memory; at worst a few extra lines
+            self._held.clear()
+        self._last[key] = now
+        return self._held.pop(key, 0)

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ from node.protocols.native import ConnectionContext, Handler, NativeServer
 from node.protocols.native_codec import Request
 
 log = logging.getLogger(__name__)
+
+_MAX_PROBLEM_CHARS = 500  # a storage problem travels in every heartbeat
 
 
 class StartupError(RuntimeError):
@@ -73,6 +76,10 @@ class Node:
         self._services: list[Any] = []
         self.features: dict[str, Any] = {}
         self.lease_until = 0.0  # monotonic; see lease_duration_s
+        # Features that own storage say here why it failed (None while it works); heartbeats
+        # carry the first answer to the controller, which fences the node meanwhile.
+        self.storage_checks: list[Callable[[], str | None]] = []
+        self._heartbeat_wake = asyncio.Event()
         self.lease_duration_s = self._lease_duration()
         self.stopped = asyncio.Event()
         from node.security import Security
@@ -246,9 +253,21 @@ class Node:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
 
+    def storage_problem(self) -> str | None:
+        for check in self.storage_checks:
+            problem = check()
+            if problem:
+                return problem[:_MAX_PROBLEM_CHARS]
+        return None
+
+    def heartbeat_now(self) -> None:
+        """Send the next heartbeat at once (e.g. the storage failed or works again)."""
+        self._heartbeat_wake.set()
+
     async def _heartbeat_loop(self) -> None:
         interval = self.config.heartbeat_interval_ms / 1000
         while True:
+            self._heartbeat_wake.clear()
             try:
                 await self._send_heartbeat(interval)
             except (KeystreamError, ConnectionError, OSError) as exc:
@@ -256,7 +275,11 @@ class Node:
                 if self._controller_conn is not None:
                     await self._controller_conn.close()
                     self._controller_conn = None
-            await asyncio.sleep(interval)
+            try:
+                async with asyncio.timeout(interval):
+                    await self._heartbeat_wake.wait()
+            except TimeoutError:
+                pass
 
     async def _send_heartbeat(self, interval: float) -> None:
         if not self.registered:
@@ -265,9 +288,10 @@ class Node:
         if controller_id is None:
             return
         sent_at = time.monotonic()
+        storage_failed = self.storage_problem()
         if controller_id == self.node_id:
             if self.raft.is_leader:
-                reply = self.controller.on_heartbeat(self.node_id, self.incarnation)
+                reply = self.controller.on_heartbeat(self.node_id, self.incarnation, storage_failed)
                 self.fenced = reply["fenced"]
                 self._maybe_extend_lease(reply, sent_at)
             return
@@ -281,7 +305,7 @@ class Node:
             conn = self._controller_conn = await self.internal_connect(address, timeout=interval * 2)
         reply = await conn.request(
             "broker_heartbeat",
-            {"node_id": self.node_id, "incarnation": self.incarnation},
+            {"node_id": self.node_id, "incarnation": self.incarnation, "storage_failed": storage_failed},
             timeout=interval * 2,
         )
         self.fenced = reply.get("fenced")
@@ -352,6 +376,9 @@ class Node:
             problems.append("not registered")
         elif me["fenced"]:
             problems.append("fenced")
+        storage = self.storage_problem()
+        if storage:
+            problems.append(f"storage failed: {storage}")
         body = {
             "status": "ok" if not problems else "unavailable",
             "problems": problems,
@@ -405,7 +432,8 @@ class Node:
         incarnation = req.args.get("incarnation")
         if not isinstance(node_id, int) or not isinstance(incarnation, str):
             raise KeystreamError(ErrorCode.INVALID_REQUEST, "broker_heartbeat needs node_id and incarnation")
-        return self.controller.on_heartbeat(node_id, incarnation)
+        storage_failed = req.args.get("storage_failed")
+        return self.controller.on_heartbeat(node_id, incarnation, str(storage_failed) if storage_failed else None)
 
     async def _h_metadata_noop(self, req: Request, ctx: ConnectionContext) -> Any:
         """A metadata write that changes nothing: latency probes and failover checks."""

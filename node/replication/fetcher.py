@@ -6,19 +6,26 @@ the number of requests does not grow with the number of partitions. Before
 fetching a partition for the first time in a leader epoch, the follower asks
 the leader where their logs diverge (OffsetForLeaderEpoch, KIP-101) and cuts
 its tail there.
+
+A partition whose fetch fails (the leader's disk or ours refused it, the
+leader moved) backs off on its own, exponentially up to ``_MAX_BACKOFF_S``,
+while the other partitions of the session go on; its log lines are throttled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from client.connection import NativeConnection
 from cluster.errors import ErrorCode, KeystreamError
+from node.logging_setup import LogThrottle
 from node.replication.replica import Replica, Role
 from node.replication.state import truncation_offset
+from node.storage.errors import LogStorageError
 
 if TYPE_CHECKING:
     from node.replication.manager import ReplicaManager
@@ -26,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MAX_TRUNCATION_ROUNDS = 16
+_MIN_BACKOFF_S = 0.05  # a partition's first retry after a failed fetch or append
+_MAX_BACKOFF_S = 1.0
 
 
 class FetchSession:
@@ -45,9 +54,30 @@ class FetchSession:
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name=f"fetch-from-{leader_id}")
         self._backoff = 0.05
+        self._retry_at: dict[tuple[str, int], float] = {}  # partitions backing off: when to retry
+        self._delay: dict[tuple[str, int], float] = {}
+        self._throttle = LogThrottle()
 
     def wake(self) -> None:
         self._wake.set()
+
+    def reset_backoff(self, key: tuple[str, int]) -> None:
+        self._retry_at.pop(key, None)
+        self._delay.pop(key, None)
+
+    def _back_off(self, replica: Replica) -> None:
+        delay = min(self._delay.get(replica.key, _MIN_BACKOFF_S / 2) * 2, _MAX_BACKOFF_S)
+        self._delay[replica.key] = delay
+        self._retry_at[replica.key] = time.monotonic() + delay
+
+    def _ready(self, key: tuple[str, int], now: float) -> bool:
+        return self._retry_at.get(key, 0.0) <= now
+
+    def _warn(self, replica: Replica, what: str, detail: str) -> None:
+        held = self._throttle.allow((replica.key, what), time.monotonic())
+        if held is not None:
+            note = f" ({held} similar lines held back)" if held else ""
+            log.warning("%s: %s%s: %s", replica.name, what, note, detail)
 
     async def stop(self) -> None:
         self._task.cancel()
@@ -103,7 +133,8 @@ class FetchSession:
         return self._conn
 
     async def _truncate_divergent(self, conn: NativeConnection) -> None:
-        pending = {k: r for k, r in self.partitions.items() if r.needs_truncation}
+        now = time.monotonic()
+        pending = {k: r for k, r in self.partitions.items() if r.needs_truncation and self._ready(k, now)}
         asking = {k: r.log.latest_epoch for k, r in pending.items()}
         for _ in range(_MAX_TRUNCATION_ROUNDS):
             if not asking:
@@ -135,7 +166,12 @@ class FetchSession:
                 if offset < replica.log.log_end_offset:
                     log.warning("%s: truncating divergent tail %d..%d (leader epoch %d)", replica.name,
                                 offset, replica.log.log_end_offset, replica.leader_epoch)  # fmt: skip
-                    replica.log.truncate_to(offset)
+                    try:
+                        replica.log.truncate_to(offset)
+                    except LogStorageError as exc:  # our disk: retry later, the others go on
+                        self._back_off(replica)
+                        self._warn(replica, "cannot truncate", exc.message)
+                        continue
                     replica.high_watermark = min(replica.high_watermark, replica.log.log_end_offset)
                     replica.rebuild_producer_state()
                     self.manager.truncated(replica)
@@ -144,9 +180,12 @@ class FetchSession:
         raise KeystreamError(ErrorCode.UNKNOWN_SERVER_ERROR, "leader-epoch truncation did not converge")
 
     async def _fetch_once(self, conn: NativeConnection) -> None:
-        sent = {k: r for k, r in self.partitions.items() if not r.needs_truncation and r.role == Role.FOLLOWER}
+        now = time.monotonic()
+        fetchable = {k: r for k, r in self.partitions.items() if not r.needs_truncation and r.role == Role.FOLLOWER}
+        sent = {k: r for k, r in fetchable.items() if self._ready(k, now)}
         if not sent:
-            await self._sleep(0.05)
+            waits = [self._retry_at[k] - now for k in fetchable if k in self._retry_at]
+            await self._sleep(max(min(waits), 0.001) if waits else 0.05)
             return
         request = [[t, p, r.log.log_end_offset, r.leader_epoch, r.high_watermark] for (t, p), r in sent.items()]
         settings = self.manager.settings
@@ -160,7 +199,6 @@ class FetchSession:
             },
             timeout=settings.replica_fetch_wait_max_ms / 1000 + 10,
         )
-        errors = 0
         for entry in reply["partitions"]:
             topic, partition, error, hw, log_start, _leo, records = entry[:7]
             key = (topic, partition)
@@ -168,25 +206,30 @@ class FetchSession:
             if replica is None or replica is not sent.get(key):
                 continue  # reassigned while the fetch was in flight
             if error:
-                errors += 1
-                self._on_error(replica, ErrorCode(error), log_start)
+                message = str(entry[7]) if len(entry) > 7 else ""
+                self._on_error(replica, ErrorCode(error), log_start, message)
                 continue
-            if records:
-                try:
-                    replica.log.append_as_follower(records)
+            try:
+                if records:
+                    try:
+                        replica.log.append_as_follower(records)
+                    except LogStorageError:
+                        raise
+                    except KeystreamError as exc:
+                        log.warning("%s: cannot append fetched data (%s); re-checking divergence",
+                                    replica.name, exc.message)  # fmt: skip
+                        replica.needs_truncation = True
+                        continue
                     replica.track_batches(records)
-                except KeystreamError as exc:
-                    log.warning("%s: cannot append fetched data (%s); re-checking divergence",
-                                replica.name, exc.message)  # fmt: skip
-                    replica.needs_truncation = True
-                    continue
-                replica.dirty = True
-            self.manager.follower_appended(replica, hw, log_start)
-        if errors == len(sent):
-            await self._sleep(self._backoff)
-            self._backoff = min(self._backoff * 2, 1.0)
+                    replica.dirty = True
+                self.manager.follower_appended(replica, hw, log_start)
+            except LogStorageError as exc:  # our disk refused it (the log reported it): retry later
+                self._back_off(replica)
+                self._warn(replica, "cannot append fetched data", exc.message)
+                continue
+            self.reset_backoff(key)
 
-    def _on_error(self, replica: Replica, error: ErrorCode, leader_log_start: int) -> None:
+    def _on_error(self, replica: Replica, error: ErrorCode, leader_log_start: int, message: str = "") -> None:
         if error == ErrorCode.OFFSET_OUT_OF_RANGE:
             if 0 <= replica.log.log_end_offset < leader_log_start:
                 log.info(
@@ -194,20 +237,28 @@ class FetchSession:
                     replica.name,
                     leader_log_start,
                 )
-                replica.log.truncate_fully_and_start_at(leader_log_start)
+                try:
+                    replica.log.truncate_fully_and_start_at(leader_log_start)
+                except LogStorageError as exc:
+                    self._back_off(replica)
+                    self._warn(replica, "cannot start over at the leader's log start", exc.message)
+                    return
                 replica.high_watermark = leader_log_start
                 replica.producers.rebuild([])
                 self.manager.truncated(replica)
             else:
                 replica.needs_truncation = True
-        elif error in (
+            return
+        # Retrying at once would spin: the leader's disk may be full, or our map or the
+        # leader's is stale (the next map update re-adds the partition without delay).
+        self._back_off(replica)
+        if error not in (
             ErrorCode.FENCED_LEADER_EPOCH,
             ErrorCode.NOT_LEADER,
             ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            ErrorCode.UNKNOWN_LEADER_EPOCH,
         ):
-            pass  # our map is stale or the leader's is: the next map update sorts it out
-        elif error != ErrorCode.UNKNOWN_LEADER_EPOCH:
-            log.warning("%s: fetch error %s", replica.name, error.name)
+            self._warn(replica, f"fetch error {error.name}", message or "(no message)")
 
 
 class FetcherManager:
@@ -231,6 +282,7 @@ class FetcherManager:
                 self.manager, replica.leader_id, self._address_of, self._connect
             )
         session.partitions[replica.key] = replica
+        session.reset_backoff(replica.key)
         session.wake()
 
     def remove(self, replica: Replica) -> None:

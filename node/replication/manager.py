@@ -7,6 +7,14 @@ produce (acks 0, 1, all), consumer fetches (below the high watermark, long
 polling) and follower fetches (which move the high watermark and the ISR);
 as follower it hands the partition to a fetcher that pulls from the leader.
 
+Storage failures (``node/storage/health.py``): every I/O failure of a log, of
+opening one or of the high-watermark checkpoint marks this node's storage
+failed; the node reports it in its heartbeats and the controller fences it, so
+its leaderships move to in-sync replicas. Meanwhile ``_storage_loop`` probes the
+data directory and, once it takes writes again, reopens the logs that went
+offline (recovering them from their segments; a follower re-fetches whatever
+recovery cut) and reports healthy.
+
 Leadership is only taken while this node is registered with its current
 incarnation and not fenced: a restarted node may hold a stale copy of the
 map in which it still leads, and must not act on it.
@@ -29,13 +37,16 @@ from cluster.durable_file import atomic_write
 from cluster.errors import ErrorCode, KeystreamError
 from cluster.state import ClusterState
 from cluster.topics import NO_LEADER, min_insync_replicas
+from node.logging_setup import LogThrottle
 from node.protocols.native import NO_REPLY
 from node.replication.fetcher import FetcherManager
 from node.replication.replica import Replica, Role
 from node.replication.state import PartitionLeaderState
 from node.storage import LogConfig, PartitionLog
 from node.storage.batch import parse_header
+from node.storage.checkpoint import write_all
 from node.storage.errors import InvalidLogConfigError
+from node.storage.health import StorageHealth
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +73,9 @@ class ReplicationSettings:
     flush_interval_ms: int = 1000
     retention_check_interval_ms: int = 5000
     isr_check_interval_ms: int = 250
+    storage_probe_interval_ms: int = 500
+    # A probe must fit about a batch, so a disk with a few KB left is not "writable again".
+    storage_probe_bytes: int = limits.MIB
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> ReplicationSettings:
@@ -71,6 +85,8 @@ class ReplicationSettings:
             "replica.fetch.max.bytes": "replica_fetch_max_bytes",
             "log.flush.interval.ms": "flush_interval_ms",
             "log.retention.check.interval.ms": "retention_check_interval_ms",
+            "storage.probe.interval.ms": "storage_probe_interval_ms",
+            "storage.probe.bytes": "storage_probe_bytes",
         }
         values = {attr: int(extra[key]) for key, attr in names.items() if key in extra}
         return cls(**values)
@@ -115,15 +131,21 @@ class ReplicaManager:
         # Read-only partitions derived on this node (keyspace change streams), served like topics.
         self.virtual_replicas: dict[tuple[str, int], Replica] = {}
         self._last_state: ClusterState | None = None
+        self.storage = StorageHealth(probe_interval_s=settings.storage_probe_interval_ms / 1000)
+        self.on_storage_change: list[Callable[[], None]] = []  # failed or healthy again: heartbeat now
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._throttle = LogThrottle()
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._saved_hw = self._load_hw_checkpoint()
         self._tasks = [
             asyncio.create_task(self._isr_loop(), name="isr-maintenance"),
             asyncio.create_task(self._flush_loop(), name="log-flush"),
             asyncio.create_task(self._retention_loop(), name="log-retention"),
+            asyncio.create_task(self._storage_loop(), name="storage-probe"),
         ]
 
     async def stop(self) -> None:
@@ -166,7 +188,7 @@ class ReplicaManager:
         try:
             atomic_write(self._hw_checkpoint, body.encode())
         except OSError as exc:
-            log.warning("cannot write the high-watermark checkpoint: %s", exc)
+            self._on_io_error(f"cannot write the high-watermark checkpoint: {exc}")
 
     # --- following the cluster map --------------------------------------------------------------------
     def reconcile(self, state: ClusterState) -> None:
@@ -216,8 +238,10 @@ class ReplicaManager:
                 atomic_write(marker, f"{topic_id}\n".encode())
             plog = PartitionLog.open(str(directory), log_config, _now_ms())
         except (OSError, KeystreamError) as exc:
-            log.error("cannot open the log of %s-%d: %s", topic, partition, exc)
+            # Retried at the next map change, or when a failed disk is writable again.
+            self._on_io_error(f"cannot open the log of {topic}-{partition}: {exc}")
             return None
+        plog.on_io_error = self._on_io_error
         replica = Replica(topic, partition, topic_id, plog, self._saved_hw.get(f"{topic}-{partition}", 0))
         replica.topic_config = dict(config)
         try:
@@ -711,10 +735,15 @@ class ReplicaManager:
 
     def _flush(self, replicas: list[Replica]) -> None:
         for replica in replicas:
+            if replica.log.offline_reason is not None:
+                continue  # the storage loop reopens it
             try:
                 replica.log.flush()
             except Exception as exc:
-                log.error("flush of %s failed: %s", replica.name, exc)
+                replica.dirty = True  # retried at the next flush (the log reported the failure)
+                held = self._throttle.allow(("flush", replica.key), time.monotonic())
+                if held is not None:
+                    log.error("flush of %s failed%s: %s", replica.name, _held_note(held), exc)
 
     async def _retention_loop(self) -> None:
         interval = self.settings.retention_check_interval_ms / 1000
@@ -722,7 +751,7 @@ class ReplicaManager:
             await asyncio.sleep(interval)
             now = _now_ms()
             for replica in list(self.replicas.values()):
-                if replica.role == Role.NONE:
+                if replica.role == Role.NONE or replica.log.offline_reason is not None:
                     continue
                 try:
                     if replica.config.delete:
@@ -736,7 +765,123 @@ class ReplicaManager:
                 except Exception as exc:
                     log.error("%s: log cleanup failed: %s", replica.name, exc)
 
+    # --- storage failures ------------------------------------------------------------------------------
+    def _on_io_error(self, reason: str) -> None:
+        """A log (or this manager) hit an I/O error; may run in a worker thread."""
+        loop = self._loop
+        if loop is None:
+            log.error("storage: %s", reason)
+            return
+        try:
+            loop.call_soon_threadsafe(self._storage_failed, reason)
+        except RuntimeError:  # the loop is closed: shutting down
+            pass
 
-def _free_bytes(path: Path) -> int:
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
+    def _storage_failed(self, reason: str) -> None:
+        now = time.monotonic()
+        if self.storage.record_failure(reason, now):
+            self._throttle.allow("storage-failure", now)  # this line says it: hold back repeats for a while
+            log.error("storage failed (%s): reporting it to the controller until the data directory "
+                      "takes writes again", reason)  # fmt: skip
+            for hook in self.on_storage_change:
+                hook()
+            return
+        held = self._throttle.allow("storage-failure", now)
+        if held is not None:
+            log.warning("storage still failing%s: %s", _held_note(held), reason)
+
+    def storage_problem(self) -> str | None:
+        """What this node reports to the controller: why its storage failed, or None."""
+        return self.storage.reason if self.storage.failed else None
+
+    async def _storage_loop(self) -> None:
+        interval = self.settings.storage_probe_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            if self.storage.probe_due(time.monotonic()):
+                try:
+                    await self._probe_and_recover()
+                except Exception:
+                    log.exception("storage probe failed")
+
+    async def _probe_and_recover(self) -> None:
+        token = self.storage.begin_probe(time.monotonic())
+        try:
+            await asyncio.to_thread(self._probe_writable)
+        except OSError as exc:
+            held = self._throttle.allow("storage-probe", time.monotonic())
+            if held is not None:
+                log.warning("data directory %s still cannot take writes%s: %s", self.log_dir, _held_note(held), exc)
+            return
+        for replica in [r for r in self.replicas.values() if r.log.offline_reason is not None]:
+            await self._reopen(replica)
+        offline = sum(1 for r in self.replicas.values() if r.log.offline_reason is not None)
+        lasted = self.storage.probe_finished(token, True, offline, time.monotonic())
+        if lasted is None:
+            return
+        log.warning("storage takes writes again after %.1f s: reporting healthy", lasted)
+        if self._last_state is not None:
+            self.reconcile(self._last_state)  # opens logs that could not be opened meanwhile
+        for hook in self.on_storage_change:
+            hook()
+
+    def _probe_writable(self) -> None:
+        """Write, fsync and remove a batch-sized file in the log directory (raises OSError)."""
+        path = self.log_dir / ".storage-probe"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            write_all(fd, bytes(self.settings.storage_probe_bytes))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    async def _reopen(self, replica: Replica) -> bool:
+        """Recover an offline log from its segment files, in place of the old object.
+
+        Only once this node no longer leads the partition (the controller fenced it):
+        recovery may cut a torn tail, which a follower simply fetches again.
+        """
+        if replica.role == Role.LEADER:
+            return False
+        old = replica.log
+        try:
+            old.close()  # offline: only releases the files and the directory lock
+        except Exception as exc:
+            log.debug("closing offline %s: %s", replica.name, exc)
+        try:
+            new = await asyncio.to_thread(PartitionLog.open, old.directory, replica.config, _now_ms())
+        except (OSError, KeystreamError) as exc:
+            held = self._throttle.allow(("reopen", replica.key), time.monotonic())
+            if held is not None:
+                log.warning("%s: cannot reopen the offline log yet%s: %s", replica.name, _held_note(held), exc)
+            return False
+        if self.replicas.get(replica.key) is not replica:  # removed meanwhile
+            new.close()
+            return False
+        new.on_io_error = self._on_io_error
+        replica.log = new
+        replica.high_watermark = min(replica.high_watermark, new.log_end_offset)
+        replica.dirty = True
+        try:
+            replica.rebuild_producer_state()
+        except KeystreamError as exc:
+            log.error("%s: cannot rebuild producer state: %s", replica.name, exc.message)
+        report = new.last_recovery
+        log.warning("%s: offline log reopened (LEO %d, %d bytes of torn tail cut)", replica.name,
+                    new.log_end_offset, report.bytes_truncated if report else 0)  # fmt: skip
+        if replica.role == Role.LEADER:  # became leader while reopening: restart from the recovered log
+            self._become_leader(replica)
+        elif replica.role == Role.FOLLOWER:
+            replica.needs_truncation = True
+            self.fetchers.add(replica)
+        self.truncated(replica)  # whatever applies this log (the keyspace) re-reads it
+        replica.notify_change()
+        return True
+
+
+def _held_note(held: int) -> str:
+    return f" ({held} similar lines held back)" if held else ""

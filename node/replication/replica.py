@@ -141,4 +141,5 @@ class Replica:
             "log_end_offset": self.log.log_end_offset,
             "high_watermark": self.high_watermark,
             "size_bytes": self.log.size_bytes,
+            "offline": self.log.offline_reason,
         }

@@ -144,11 +144,6 @@ async def test_unclean_leader_election_is_caught() -> None:
 
 
 @pytest.mark.skipif(not can_mount(), reason="the disk fault mounts a tmpfs per node: needs root")
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a full disk takes a node's logs offline for good (until restart) and the node keeps "
-    "leading them, so its partitions stay unavailable after the disk is freed (tests/chaos/README.md)",
-)
 async def test_a_full_disk_on_one_node_is_survived() -> None:
     options = ChaosOptions(
         nemeses=["disk"], workloads=["log"], duration=16, seed=2, settle_timeout_s=15,
