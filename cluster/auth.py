@@ -96,28 +96,34 @@ def validate_grant(role: Any, resource: Any) -> dict[str, str]:
     return {"role": role, "resource": "cluster" if kind == "cluster" else f"{kind}:{pattern}"}
 
 
-def _matches(pattern: str, name: str) -> bool:
-    if pattern.endswith("*"):
-        return name.startswith(pattern[:-1])
-    return name == pattern
+# A grant compiled for checking: (role rank, kind, pattern without its "*", is a prefix).
+CompiledGrant = tuple[int, str, str, bool]
+
+
+def compile_grants(grants: Iterable[Mapping[str, str]]) -> tuple[CompiledGrant, ...]:
+    compiled = []
+    for grant in grants:
+        kind, pattern = parse_resource(grant["resource"])
+        prefix = pattern.endswith("*")
+        compiled.append((_ROLE_RANK.get(grant["role"], -1), kind, pattern[:-1] if prefix else pattern, prefix))
+    return tuple(compiled)
 
 
 def allowed(grants: Iterable[Mapping[str, str]], role: str, kind: str, name: bytes | str = "") -> bool:
     """Does a set of grants give ``role`` (or a stronger one) on resource ``kind:name``?"""
+    return allowed_compiled(compile_grants(grants), role, kind, name)
+
+
+def allowed_compiled(grants: tuple[CompiledGrant, ...], role: str, kind: str, name: bytes | str = "") -> bool:
     if isinstance(name, bytes):
         name = name.decode("utf-8", errors="surrogateescape")
     if kind == "key" and name.startswith(INTERNAL_KEY_PREFIX):
-        return allowed(grants, "admin", "cluster")
+        role, kind = "admin", "cluster"
     needed = _ROLE_RANK[role]
-    for grant in grants:
-        granted_kind, pattern = parse_resource(grant["resource"])
-        if _ROLE_RANK.get(grant["role"], -1) < needed:
+    for rank, granted_kind, pattern, prefix in grants:
+        if rank < needed or granted_kind != kind:
             continue
-        if granted_kind == "cluster":
-            if kind == "cluster":
-                return True
-            continue
-        if granted_kind == kind and _matches(pattern, name):
+        if kind == "cluster" or (name.startswith(pattern) if prefix else name == pattern):
             return True
     return False
 
@@ -126,15 +132,16 @@ class Principal:
     """Who is making a request: a user (with their grants), another node, or anonymous
     access on an open (no users defined) loopback cluster."""
 
-    __slots__ = ("grants", "name", "superuser")
+    __slots__ = ("_compiled", "grants", "name", "superuser")
 
     def __init__(self, name: str, grants: list[dict[str, str]], superuser: bool = False) -> None:
         self.name = name
         self.grants = grants
         self.superuser = superuser
+        self._compiled = compile_grants(grants)  # checked on every request: parse the resources once
 
     def can(self, role: str, kind: str, name: bytes | str = "") -> bool:
-        return self.superuser or allowed(self.grants, role, kind, name)
+        return self.superuser or allowed_compiled(self._compiled, role, kind, name)
 
     def require(self, role: str, kind: str, name: bytes | str = "") -> None:
         if not self.can(role, kind, name):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cluster import commands as command_table
@@ -74,6 +74,7 @@ class Security:
         self._refused_logged: dict[str, float] = {}
         self.max_connections_per_user = int(extra.get("max.connections.per.user", 1000))
         self._connections_by_user: dict[str, set[tuple[str, int]]] = {}
+        self._principals: dict[str, Principal] = {}
 
     # --- TLS ----------------------------------------------------------------------------------------
     def server_ssl(self, listener: str) -> ssl.SSLContext | None:
@@ -103,11 +104,15 @@ class Security:
     # --- who ------------------------------------------------------------------------------------------
     @property
     def users(self) -> dict[str, Any]:
-        return dict(self.node.raft.snapshot.data.get("users") or {})
+        return dict(self._users())
+
+    def _users(self) -> Mapping[str, Any]:
+        """The cluster state's users, not copied (read on every request; never modified here)."""
+        return self.node.raft.snapshot.data.get("users") or {}
 
     @property
     def open_mode(self) -> bool:
-        return not self.users
+        return not self._users()
 
     def authenticate(self, mechanism: Any, username: Any, secret: Any, peer: str) -> Principal:
         if mechanism == "NODE":
@@ -130,10 +135,17 @@ class Security:
         """The principal with its current grants (role changes apply at once, everywhere)."""
         if principal.superuser:
             return principal
-        user = self.users.get(principal.name)
+        user = self._users().get(principal.name)
         if user is None:
             raise KeystreamError(ErrorCode.AUTHENTICATION_FAILED, f"user {principal.name!r} no longer exists")
-        return Principal(principal.name, list(user["grants"]))
+        # Called for every request: reuse the principal (its compiled grants) while the
+        # user's grants in the cluster state are unchanged.
+        cached = self._principals.get(principal.name)
+        if cached is not None and cached.grants == user["grants"]:
+            return cached
+        fresh = Principal(principal.name, [dict(grant) for grant in user["grants"]])
+        self._principals[principal.name] = fresh
+        return fresh
 
     def anonymous(self, peer: str) -> Principal | None:
         """The principal of an unauthenticated connection, if open mode allows one."""

@@ -292,20 +292,26 @@ class Keyspace:
 
     # --- reads --------------------------------------------------------------------------
 
-    def read(self, argv: Sequence[bytes], now_ms: int, rng: random.Random | None = None) -> Reply:
+    def read(
+        self, argv: Sequence[bytes], now_ms: int, rng: random.Random | None = None, checked: str | None = None
+    ) -> Reply:
         """A read-only command on the applied state, at the leader's ``now_ms``; never
         changes anything (expired keys just read as absent). ``rng`` serves SRANDMEMBER,
-        HRANDFIELD, ZRANDMEMBER and RANDOMKEY."""
+        HRANDFIELD, ZRANDMEMBER and RANDOMKEY. ``checked``: the command's name, when the
+        caller has already classified ``argv`` as a read (arity, keys in one slot) -- the
+        RESP fast path caches that per command shape."""
         argv = list(argv)
-        try:
-            info = classify_argv(argv)
-        except RedisError as error:
-            return error
-        if info.kind is not CommandKind.READ:
-            raise ValueError(f"{info.name!r} is not a read-only keyspace command")
+        if checked is None:
+            try:
+                info = classify_argv(argv)
+            except RedisError as error:
+                return error
+            if info.kind is not CommandKind.READ:
+                raise ValueError(f"{info.name!r} is not a read-only keyspace command")
+            checked = info.name
         ex = Execution(self.db, max(now_ms, self.clock_ms), rng, False, self.limits)
         try:
-            return _HANDLERS[info.name](ex, argv)
+            return _HANDLERS[checked](ex, argv)
         except RedisError as error:
             return error
 

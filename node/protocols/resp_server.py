@@ -649,16 +649,6 @@ class RespConnection(asyncio.Protocol):
         if self.multi is not None or not self.authenticated or (self.protocol == 2 and self._subscribed()):
             self._keyspace_checked(argv)
             return
-        if self.restricted:
-            try:
-                info = classify_argv(argv)
-            except RedisError as exc:
-                self.reply(ErrorReply(exc.message))
-                return
-            refused = self.authorize(argv, list(info.keys), info.kind is not CommandKind.READ)
-            if refused is not None:
-                self.reply(refused)
-                return
         shape = _SHAPES.get((argv[0], len(argv)))
         if shape is None:
             classified = _shape(argv)
@@ -666,7 +656,12 @@ class RespConnection(asyncio.Protocol):
                 self.reply(classified)
                 return
             shape = classified
-        kind, positions, blocking = shape
+        kind, positions, blocking, name = shape
+        if self.restricted:
+            refused = self.authorize(argv, [argv[p] for p in positions], kind is not _READ)
+            if refused is not None:
+                self.reply(refused)
+                return
         service = self.service
         if not positions:
             self.block_on(service.keyspace.execute(argv))
@@ -686,7 +681,7 @@ class RespConnection(asyncio.Protocol):
             return
         if kind is _READ:
             if shard.read_now_ok():
-                self.reply(shard.keyspace.read(argv, _now_ms(), service.rng))
+                self.reply(shard.keyspace.read(argv, _now_ms(), service.rng, checked=name))
             else:
                 self.block_on(service.keyspace.execute(argv), slot)
         elif blocking or not shard.ready_to_serve():
@@ -800,7 +795,7 @@ class RespConnection(asyncio.Protocol):
 
 # --- what the fast path needs to know about a keyspace command, cached per (name, argc) ----------------
 
-_Shape = tuple[CommandKind, tuple[int, ...], bool]  # kind, key positions, blocking
+_Shape = tuple[CommandKind, tuple[int, ...], bool, str]  # kind, key positions, blocking, name
 _SHAPES: dict[tuple[bytes, int], _Shape] = {}
 _SHAPE_CACHE_MAX: Final = 8192  # (raw name, argument count) pairs remembered
 _READ: Final = CommandKind.READ
@@ -823,7 +818,7 @@ def _shape(argv: list[bytes]) -> _Shape | ErrorReply:
             positions = tuple(command_table.key_positions(info.spec, argv))
         except command_table.KeyExtractionError:
             positions = ()
-    shape = (info.kind, positions, info.blocking)
+    shape = (info.kind, positions, info.blocking, info.name)
     spec = info.spec
     fixed = all(
         isinstance(ks.begin_search, command_table.BeginIndex) and isinstance(ks.find_keys, command_table.FindRange)
