@@ -128,11 +128,38 @@ class TouchEvent:
     flushed: bool  # FLUSHALL/FLUSHDB: every key changed
 
 
-def classify_argv(argv: Sequence[bytes]) -> CommandInfo:
+# (name as sent, argc) -> (spec, kind, key positions) for commands whose keys sit at
+# positions that depend on the argument count only (every common command): every replica
+# classifies every command it applies, so the command-table walk is done once per shape.
+_SHAPES: dict[tuple[bytes, int], tuple[CommandSpec, CommandKind, tuple[int, ...]]] = {}
+_SHAPE_CACHE_MAX = 4096
+
+
+def classify_argv(argv: Sequence[bytes], need_slot: bool = True) -> CommandInfo:
     """Validate the shape of a command (no state needed): unknown command, arity,
-    CROSSSLOT; raises :class:`RedisError` with Redis's text."""
+    CROSSSLOT; raises :class:`RedisError` with Redis's text. ``need_slot=False``
+    (applying a logged command): the slot of a single-key command is not computed."""
     if not argv:
         raise RedisError("ERR unknown command '', with args beginning with: ")
+    name_sent = argv[0]
+    shape = _SHAPES.get((name_sent, len(argv))) if type(name_sent) is bytes else None
+    if shape is None:
+        spec, kind, positions, fixed = _classify_shape(argv)
+        if fixed and type(name_sent) is bytes and len(_SHAPES) < _SHAPE_CACHE_MAX:
+            _SHAPES[(name_sent, len(argv))] = (spec, kind, positions)
+    else:
+        spec, kind, positions = shape
+    found = tuple(argv[i] for i in positions)
+    slot = None
+    if found and (need_slot or len(found) > 1):
+        slot = key_slot(found[0])
+        for key in found[1:]:
+            if key_slot(key) != slot:
+                raise RedisError(CROSSSLOT)
+    return CommandInfo(spec.name, spec, kind, found, slot, spec.is_blocking)
+
+
+def _classify_shape(argv: Sequence[bytes]) -> tuple[CommandSpec, CommandKind, tuple[int, ...], bool]:
     spec = command_table.lookup(argv)
     if spec is None:
         raise RedisError(unknown_command(list(argv)))
@@ -144,16 +171,18 @@ def classify_argv(argv: Sequence[bytes]) -> CommandInfo:
     else:
         kind = CommandKind.OTHER
     try:
-        found = tuple(argv[i] for i in command_table.key_positions(spec, argv))
+        positions = tuple(command_table.key_positions(spec, argv))
     except KeyExtractionError:
-        found = ()  # the command itself reports the malformed numkeys
-    slot = None
-    if found:
-        slot = key_slot(found[0])
-        for key in found[1:]:
-            if key_slot(key) != slot:
-                raise RedisError(CROSSSLOT)
-    return CommandInfo(name, spec, kind, found, slot, spec.is_blocking)
+        positions = ()  # the command itself reports the malformed numkeys
+    fixed = (
+        not spec.subcommands
+        and "|" not in name
+        and all(
+            isinstance(ks.begin_search, command_table.BeginIndex) and isinstance(ks.find_keys, command_table.FindRange)
+            for ks in spec.key_specs
+        )
+    )
+    return spec, kind, positions, fixed
 
 
 def _transaction_slots(commands: Sequence[Sequence[bytes]]) -> int:
@@ -263,7 +292,7 @@ class Keyspace:
 
     def _execute(self, ex: Execution, argv: list[bytes], in_transaction: bool) -> Reply:
         try:
-            info = classify_argv(argv)
+            info = classify_argv(argv, need_slot=False)
             if info.kind is CommandKind.OTHER:
                 if in_transaction and info.name in _TRANSACTION_EXTRAS:
                     return _TRANSACTION_EXTRAS[info.name](argv)
