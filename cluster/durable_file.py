@@ -18,11 +18,15 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = T
     """Replace ``path`` with ``data`` so a crash leaves either the old or the new content."""
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        if durable:
-            os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # on a full disk, give the space back
+        raise
     if durable:
         fsync_dir(target.parent)

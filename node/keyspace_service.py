@@ -1074,11 +1074,15 @@ class KeyspaceService:
 
 
 def _write_snapshot_file(keyspace: Keyspace, tmp: Path, final: Path) -> None:
-    with open(tmp, "wb") as fh:
-        keyspace.snapshot(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    try:
+        with open(tmp, "wb") as fh:
+            keyspace.snapshot(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk must not keep a partial snapshot holding space
+        raise
     from cluster.durable_file import fsync_dir
 
     fsync_dir(final.parent)
