@@ -199,3 +199,44 @@ def security_bench(modes: str, rounds: int, records: int, requests: int, clients
     for r in results:
         if r.note:
             console.print(f"[yellow]{r.mode}: {r.note}[/yellow]")
+
+
+@bench.command("push")
+@click.option("--bootstrap", "-b", help="Use this cluster instead of starting a local three-node one.")
+@click.option("--rate", type=click.IntRange(1, 100_000), default=2000, show_default=True, help="Records/s.")
+@click.option("--seconds", type=float, default=5.0, show_default=True, help="Per run.")
+@click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True)
+def push_bench(bootstrap: str | None, rate: int, seconds: float, rounds: int) -> None:
+    """End-to-end latency: push delivery against pull with long-poll, at a fixed rate."""
+    import tempfile
+
+    from client.bench.push import run_push_bench
+    from client.cli.runner import run
+    from client.local_cluster import LocalCluster, free_port_base
+
+    console = Console()
+    cluster = None
+    tmp = None
+    if bootstrap:
+        addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="keystream-bench-")
+        cluster = LocalCluster(tmp.name, nodes=3, base_port=free_port_base(4))
+        cluster.start_all()
+        run(cluster.wait_ready(60))
+        addresses = cluster.bootstrap()
+    try:
+        with console.status("measuring") as status:
+            results = run(run_push_bench(addresses, rate=rate, seconds=seconds, rounds=rounds,
+                                         say=lambda text: status.update(text)))  # fmt: skip
+    finally:
+        if cluster is not None:
+            cluster.stop_all()
+        if tmp is not None:
+            tmp.cleanup()
+    table = Table(title=f"End-to-end latency (ms), acks=all RF=3, {rate:,} records/s, {rounds} x {seconds:g} s each")
+    for col in ("delivery", "received / sent", "p50", "p99", "p99.9", "max"):
+        table.add_column(col, justify="left" if col == "delivery" else "right")
+    for r in results:
+        table.add_row("pull (long-poll)" if r.kind == "pull" else "push (credit)", *r.rows())
+    console.print(table)
