@@ -12,10 +12,12 @@ from node.server import Node
 
 def install_features(node: Node) -> None:
     """Install every feature into ``node`` (called before ``node.start()``)."""
+    from node.dashboard import install_dashboard
     from node.log_service import LogService
     from node.metrics import install_metrics
 
     install_metrics(node)
+    install_dashboard(node)
 
     node.features["log"] = LogService(node)
     from node.keyspace_service import KeyspaceService
