@@ -3,10 +3,10 @@ cluster (with a minimal DOM), renders the nodes, topics and keyspace shards."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,10 +55,14 @@ async def test_dashboard_renders_the_cluster(cluster_factory: Callable[..., Loca
     assert script is not None
     (tmp_path / "page.js").write_text(script.group(1))
     (tmp_path / "harness.js").write_text(_HARNESS)
-    out = subprocess.run(["node", str(tmp_path / "harness.js"), base, str(tmp_path / "page.js")],
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    rendered = json.loads(out.stdout)
+    node = await asyncio.create_subprocess_exec(
+        "node", str(tmp_path / "harness.js"), base, str(tmp_path / "page.js"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        stdout, stderr = await node.communicate()
+    assert node.returncode == 0, stderr.decode()
+    rendered = json.loads(stdout)
     assert rendered["error"]["textContent"] == ""
     assert "answered by node 2" in rendered["meta"]["textContent"]
     nodes = rendered["nodes"]["innerHTML"]
