@@ -68,7 +68,7 @@ class SimNetwork:
         self.cut.clear()
 
 
-class SimTransport(Transport):  # type: ignore[misc]
+class SimTransport(Transport):
     def __init__(
         self, syncObj: Any, selfNode: Any, otherNodes: Any, *, network: SimNetwork, node_id: int
     ) -> None:

@@ -43,7 +43,9 @@ class VolatileVoteJournal(DurableJournal):
         self._meta["voted_for"] = votedForNodeId
 
 
-def _cluster(tmp_path: Path, ids: list[int], cls: type[HardenedSyncObj] = HardenedSyncObj, **conf: Any):
+def _cluster(
+    tmp_path: Path, ids: list[int], cls: type[HardenedSyncObj] = HardenedSyncObj, **conf: Any
+) -> tuple[SimNetwork, list[SimMember]]:
     network = SimNetwork()
     members = [SimMember(network, i, ids, tmp_path, cls=cls, conf=fast_conf(**conf)) for i in ids]
     return network, members

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,14 +26,20 @@ def _register(state: ClusterState, node_id: int, incarnation: str = "a", **extra
     )
 
 
+def _node(state: ClusterState, node_id: int) -> dict[str, Any]:
+    node = state.node(node_id)
+    assert node is not None
+    return node
+
+
 def test_register_fence_unfence_round_trip() -> None:
     state = ClusterState()
     assert _register(state, 1)["ok"] == {"fenced": False}
     epoch = state.map_epoch
     assert state.apply({"op": "fence_node", "node_id": 1, "incarnation": "a"})["ok"] is True
-    assert state.node(1)["fenced"] and state.map_epoch == epoch + 1
+    assert _node(state, 1)["fenced"] and state.map_epoch == epoch + 1
     assert state.apply({"op": "unfence_node", "node_id": 1, "incarnation": "a"})["ok"] is True
-    assert not state.node(1)["fenced"] and state.map_epoch == epoch + 2
+    assert not _node(state, 1)["fenced"] and state.map_epoch == epoch + 2
 
 
 def test_new_incarnation_is_fenced_until_the_controller_unfences_it() -> None:
@@ -40,7 +47,7 @@ def test_new_incarnation_is_fenced_until_the_controller_unfences_it() -> None:
     _register(state, 1, "first")
     result = _register(state, 1, "second")
     assert result["ok"] == {"fenced": True}
-    assert state.node(1)["incarnation"] == "second"
+    assert _node(state, 1)["incarnation"] == "second"
 
 
 def test_stale_compare_and_set_inputs_are_rejected() -> None:
@@ -53,7 +60,7 @@ def test_stale_compare_and_set_inputs_are_rejected() -> None:
     state.apply({"op": "unfence_node", "node_id": 1, "incarnation": "new"})
     stale_fence = state.apply({"op": "fence_node", "node_id": 1, "incarnation": "old"})
     assert stale_fence["error"] == ErrorCode.STALE_EPOCH
-    assert not state.node(1)["fenced"]
+    assert not _node(state, 1)["fenced"]
     state.apply({"op": "set_cluster_config", "key": "k", "value": "v1"})
     lost_race = state.apply({"op": "set_cluster_config", "key": "k", "value": "v3", "expected": "v2"})
     assert lost_race["error"] == ErrorCode.STALE_EPOCH

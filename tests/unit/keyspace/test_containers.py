@@ -54,4 +54,4 @@ def test_zset_value_matches_a_sorted_model(operations: list[tuple[bool, bytes, f
     for rank, (member, score) in enumerate(expected):
         assert value.rank(member) == rank
         stored = value.score(member)
-        assert stored == score and math.copysign(1, stored) == math.copysign(1, score)  # type: ignore[arg-type]
+        assert stored == score and math.copysign(1, stored) == math.copysign(1, score)

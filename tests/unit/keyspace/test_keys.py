@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from node.keyspace import OK, RedisError, SimpleString
 
 from .harness import Shard
@@ -44,7 +46,9 @@ def test_keyspace_wide_commands() -> None:
     seen: set[bytes] = set()
     cursor = b"0"
     while True:
-        cursor, keys = shard("SCAN", cursor.decode(), "MATCH", "set:*", "TYPE", "set")  # type: ignore[misc]
+        reply = shard("SCAN", cursor.decode(), "MATCH", "set:*", "TYPE", "set")
+        assert isinstance(reply, list) and isinstance(reply[0], bytes) and isinstance(reply[1], list)
+        cursor, keys = reply[0], cast(list[bytes], reply[1])
         seen.update(keys)
         if cursor == b"0":
             break

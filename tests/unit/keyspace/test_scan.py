@@ -4,6 +4,7 @@ changes, cursors that name their slot, and glob patterns."""
 from __future__ import annotations
 
 import random
+from typing import cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,8 @@ def _scan_all(shard: Shard, command: list[str], mutate: object = None) -> list[b
         argv = command[:]
         argv[1 if command[0] == "SCAN" else 2] = cursor.decode()
         reply = shard(*argv)
-        cursor, items = reply[0], reply[1]
+        assert isinstance(reply, list) and isinstance(reply[0], bytes) and isinstance(reply[1], list)
+        cursor, items = reply[0], cast(list[bytes], reply[1])
         seen.extend(items if command[0] in ("SCAN", "SSCAN") else items[::2])
         if callable(mutate):
             mutate(step)
@@ -56,7 +58,7 @@ def test_big_collections_scan_in_several_steps_exactly_once() -> None:
     shard("HSET", "h", *[x for m in members for x in (m, "v")])
     shard("ZADD", "z", *[x for i, m in enumerate(members) for x in (str(i % 10), m)])
     for command in (["SSCAN", "s", "0"], ["HSCAN", "h", "0", "COUNT", "50"], ["ZSCAN", "z", "0"]):
-        steps = []
+        steps: list[int] = []
         seen = _scan_all(shard, command, steps.append)
         assert sorted(seen) == sorted(m.encode() for m in members)
         assert 2 <= len(steps) <= 60  # bounded passes, whatever COUNT says
@@ -67,6 +69,7 @@ def test_keys_cursor_names_the_slot_to_continue_in() -> None:
     for i in range(2_000):
         shard("SET", f"{{tag}}{i}", "v")  # one big slot
     reply = shard("SCAN", "0", "COUNT", "10")
+    assert isinstance(reply, list) and isinstance(reply[0], bytes)
     slot, threshold = decode_keys_cursor(int(reply[0]))
     assert slot == key_slot(b"{tag}") and threshold > 0
 

@@ -69,10 +69,12 @@ def run(root: str, megabytes: int, keys: int) -> None:
     )
 
     for codec in (Compression.NONE, Compression.LZ4, Compression.ZSTD):
-        seconds, _ = _timed(
-            lambda codec=codec: [build_batch(_records(i, keys), compression=codec) for i in range(500)]
-            and 500
-        )
+
+        def build_500(codec: Compression = codec) -> int:
+            _ = [build_batch(_records(i, keys), compression=codec) for i in range(500)]
+            return 500
+
+        seconds, _ = _timed(build_500)
         _row(f"build_batch ({codec.name.lower()})", seconds, 500, 500 * RECORDS_PER_BATCH,
              500 * len(sample))
 
@@ -89,15 +91,23 @@ def run(root: str, megabytes: int, keys: int) -> None:
     seconds, _ = _timed(append_leader)
     _row("append_as_leader (16 KiB)", seconds, batch_count, batch_count * RECORDS_PER_BATCH,
          batch_count * len(sample))
-    seconds, _ = _timed(lambda: leader.flush() or 1)
+
+    def flush_leader() -> int:
+        leader.flush()
+        return 1
+
+    seconds, _ = _timed(flush_leader)
     print(f"{'flush (fsync) after that':<34} {seconds:.2f}s")
 
     lz4_batches = [build_batch(_records(i, keys), compression="lz4") for i in range(200)]
     lz4_log = PartitionLog.open(os.path.join(root, "lz4"), config)
     count = min(batch_count, 5000)
-    seconds, _ = _timed(
-        lambda: [lz4_log.append_as_leader(lz4_batches[i % 200], 1, 0) for i in range(count)] and count
-    )
+
+    def append_lz4() -> int:
+        _ = [lz4_log.append_as_leader(lz4_batches[i % 200], 1, 0) for i in range(count)]
+        return count
+
+    seconds, _ = _timed(append_lz4)
     _row("append_as_leader (lz4)", seconds, count, count * RECORDS_PER_BATCH,
          count * len(lz4_batches[0]))
     lz4_log.close()
@@ -105,9 +115,12 @@ def run(root: str, megabytes: int, keys: int) -> None:
     small = build_batch([(b"key", b"v" * RECORD_BYTES, None, 1)])
     small_log = PartitionLog.open(os.path.join(root, "small"), config)
     count = 100_000
-    seconds, _ = _timed(
-        lambda: [small_log.append_as_leader(small, 1, 0) for _ in range(count)] and count
-    )
+
+    def append_small() -> int:
+        _ = [small_log.append_as_leader(small, 1, 0) for _ in range(count)]
+        return count
+
+    seconds, _ = _timed(append_small)
     _row("append_as_leader (1 record)", seconds, count, count, count * len(small))
     small_log.close()
 

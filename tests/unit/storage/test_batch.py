@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import crc32c
 import msgpack
@@ -167,7 +168,7 @@ def test_count_mismatch_compressed_needs_verify_records() -> None:
         ({"count": 1, "first_ts": 10, "max_ts": 5}, "maxTimestamp 5 is before"),
     ],
 )
-def test_header_fields_out_of_limits(kwargs: dict[str, int], message: str) -> None:
+def test_header_fields_out_of_limits(kwargs: dict[str, Any], message: str) -> None:
     body = msgpack.packb([[0, 0, b"k", b"v", []]])
     with pytest.raises(CorruptBatchError, match=message):
         validate_batch(_raw_batch(body, **kwargs))

@@ -37,7 +37,7 @@ def _produce(
     rng = random.Random(seed)
     written: list[Record] = []
     while len(written) < count:
-        records = []
+        records: list[tuple[bytes, bytes | None, None, int]] = []
         for _ in range(rng.randint(1, 4)):
             n = len(written) + len(records)
             key = b"key-%d" % rng.randrange(keys)
@@ -76,6 +76,7 @@ def _check_compacted(log: PartitionLog, written: list[Record], cleaned_below: in
             assert record.offset in survivors
     for record in after:  # below the cleaned point, only the latest per key is left
         if record.offset < cleaned_below:
+            assert record.key is not None
             assert _latest([r for r in written if r.offset < cleaned_below])[record.key] == record
     return after
 
