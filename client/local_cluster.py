@@ -293,16 +293,29 @@ class LocalCluster:
         raise ClusterNotReady(f"cluster not ready after {timeout}s; last maps: {last}")
 
 
-def free_port_base(count: int = 7, host: str = "127.0.0.1", start: int = 20000, end: int = 60000) -> int:
-    """A base port whose whole block of node ports is currently free (for tests)."""
+def free_port_base(count: int = 7, host: str = "127.0.0.1", start: int = 10000, end: int | None = None) -> int:
+    """A base port whose whole block of node ports is currently free (for tests).
+
+    Below the kernel's ephemeral range by default: a port found free there can still be
+    taken, before the node binds it, by any outgoing connection on the machine."""
     import random
 
+    if end is None:
+        end = _ephemeral_range_start()
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(200):
         base = rng.randrange(start, end - PORT_STRIDE * count, PORT_STRIDE)
         if all(_port_free(host, base + PORT_STRIDE * n + off) for n in range(count) for off in range(4)):
             return base
     raise RuntimeError("no free block of ports found")
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            return max(11000, int(fh.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def _port_free(host: str, port: int) -> bool:
