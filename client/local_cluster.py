@@ -293,11 +293,12 @@ class LocalCluster:
         raise ClusterNotReady(f"cluster not ready after {timeout}s; last maps: {last}")
 
 
-def free_port_base(count: int = 7, host: str = "127.0.0.1", start: int = 10000, end: int | None = None) -> int:
+def free_port_base(count: int = 7, host: str = "127.0.0.1", start: int = 20000, end: int | None = None) -> int:
     """A base port whose whole block of node ports is currently free (for tests).
 
     Below the kernel's ephemeral range by default: a port found free there can still be
-    taken, before the node binds it, by any outgoing connection on the machine."""
+    taken, before the node binds it, by any outgoing connection on the machine. Above the
+    ports the compose deployment publishes (16379-19094)."""
     import random
 
     if end is None:
@@ -313,7 +314,7 @@ def free_port_base(count: int = 7, host: str = "127.0.0.1", start: int = 10000, 
 def _ephemeral_range_start() -> int:
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
-            return max(11000, int(fh.read().split()[0]))
+            return max(21000, int(fh.read().split()[0]))
     except (OSError, ValueError, IndexError):
         return 32768  # Linux's default
 
