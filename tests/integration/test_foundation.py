@@ -11,7 +11,7 @@ import struct
 import subprocess
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +100,12 @@ async def test_all_nodes_killed_at_once_keep_their_metadata(
     assert after["cluster_id"] == before["cluster_id"]
     assert after["map_epoch"] > before["map_epoch"]
     for node in (1, 2, 3):  # every acknowledged write is still there, on every node
+
+        def describe(n: int = node) -> Awaitable[Any]:
+            return call(cluster.address(n, "native"), "describe_cluster_config")
+
         config = await eventually(
-            lambda n=node: call(cluster.address(n, "native"), "describe_cluster_config"),
+            describe,
             lambda c: len([k for k in c if k.startswith("survivor.")]) == 20,
             timeout=10,
         )

@@ -28,6 +28,7 @@ import pytest
 from client import CommitFailedError, Keystream, TopicPartition
 from client.groups import GroupAdmin
 from client.local_cluster import LocalCluster
+from client.producer import RecordFuture
 from tests.conftest import eventually
 
 TOPIC = "events"
@@ -213,7 +214,7 @@ class Producer:
         self.topic = topic
         self.per_tick = per_tick
         self.tick_s = tick_s
-        self.futures: list[asyncio.Future[Any]] = []
+        self.futures: list[RecordFuture] = []
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -257,9 +258,9 @@ def _overlaps(members: list[Member], end: float) -> list[str]:
     for m in members:
         for p, spans in m.intervals(end).items():
             by_partition.setdefault(p, []).extend((a, b, m.name) for a, b in spans)
-    for p, spans in by_partition.items():
-        spans.sort()
-        for (_a1, b1, m1), (a2, _b2, m2) in itertools.pairwise(spans):
+    for p, owned in by_partition.items():
+        owned.sort()
+        for (_a1, b1, m1), (a2, _b2, m2) in itertools.pairwise(owned):
             if a2 < b1:
                 problems.append(f"partition {p}: {m1} owned it until {b1:.3f}, {m2} from {a2:.3f}")
     return problems
@@ -503,7 +504,7 @@ async def test_static_member_restart_causes_no_rebalance(
     assert after["generation"] == before["generation"], "the restart caused a rebalance"
     assert b_events_after == b_events, "the other member saw a rebalance"
     last = a.last_commits()
-    a2_first = {}
+    a2_first: dict[int, int] = {}
     for p, o, _ in a2.records():
         a2_first.setdefault(p, o)
     for p, o in a2_first.items():

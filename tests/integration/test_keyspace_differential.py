@@ -387,8 +387,8 @@ class Differential:
             assert ours == theirs, self.report()
             return
         if argv[0].lower() in (b"hscan", b"zscan"):
-            ours = sorted(zip(ours[::2], ours[1::2], strict=True), key=repr)  # type: ignore[assignment]
-            theirs = sorted(zip(theirs[::2], theirs[1::2], strict=True), key=repr)  # type: ignore[assignment]
+            ours = sorted(zip(ours[::2], ours[1::2], strict=True), key=repr)
+            theirs = sorted(zip(theirs[::2], theirs[1::2], strict=True), key=repr)
         self.log.append(f"SCAN-ALL {argv!r}\n    redis: {theirs!r}\n    ours:  {ours!r}")
         assert sorted(ours, key=repr) == sorted(theirs, key=repr), self.report()
 

@@ -23,7 +23,7 @@ def _start(data_dir: Path, base: int) -> subprocess.Popen[str]:
 def _wait_ready(proc: subprocess.Popen[str], timeout: float = 60) -> str:
     """Read the output until the 'ready' line (bounded by time and lines)."""
     assert proc.stdout is not None
-    lines = []
+    lines: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(lines) < 200:
         line = proc.stdout.readline()

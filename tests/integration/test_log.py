@@ -14,9 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from client import Keystream, TopicPartition
+from client import ConsumerRecord, Keystream, TopicPartition
 from client.connection import NativeConnection
 from client.local_cluster import LocalCluster
+from client.producer import RecordFuture
 from cluster.errors import ErrorCode, KeystreamError
 from node.storage.batch import build_batch, iter_batches
 from tests.conftest import call, eventually
@@ -69,7 +70,7 @@ async def test_acked_records_survive_a_leader_kill_mid_stream(cluster_factory: C
         await ks.admin.create_topic("orders", partitions=6, replication_factor=3)
         victim = (await _describe(cluster, "orders"))["partitions"][0]["leader"]
         producer = await ks.producer(acks="all", linger_ms=5, delivery_timeout_ms=60_000).start()
-        futures: list[asyncio.Future[Any]] = []
+        futures: list[RecordFuture] = []
         for i in range(total):
             futures.append(await producer.send("orders", f"value-{i}".encode(), key=f"key-{i % 5000}".encode()))
             if i == total // 3:
@@ -145,7 +146,7 @@ async def test_min_insync_replicas_refuses_writes_it_cannot_protect(
         await cluster.wait_ready(40)
         consumer = ks.consumer(auto_offset_reset="earliest")
         consumer.assign([TopicPartition("safe", 0)])
-        got = []
+        got: list[ConsumerRecord] = []
         while len(got) < 1:
             for records in (await consumer.getmany(timeout_ms=2000)).values():
                 got.extend(records)

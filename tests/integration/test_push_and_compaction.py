@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
-from client import Keystream, TopicPartition
+from client import ConsumerRecord, Keystream, TopicPartition
 from client.local_cluster import LocalCluster
 from tests.conftest import call, eventually
 
@@ -71,19 +72,19 @@ async def test_compaction_keeps_the_latest_value_per_key_at_its_offset(
             await producer.send_and_wait("latest", b"filler", key=f"filler-{n}".encode())
         await producer.close()
 
-        async def compacted() -> list:  # type: ignore[type-arg]
+        async def compacted() -> list[ConsumerRecord]:
             consumer = ks.consumer(auto_offset_reset="earliest")
             consumer.assign([TopicPartition("latest", 0)])
             end = (await ks.admin.list_offsets("latest", "latest"))[0]
-            records = []
+            records: list[ConsumerRecord] = []
             while (consumer.position(TopicPartition("latest", 0)) or 0) < end:
                 for batch in (await consumer.getmany(timeout_ms=2000)).values():
                     records.extend(batch)
             await consumer.close()
             return records
 
-        def versioned(rs: list) -> list:  # type: ignore[type-arg]
-            return [r for r in rs if r.key.startswith(b"key-")]
+        def versioned(rs: list[ConsumerRecord]) -> list[ConsumerRecord]:
+            return [r for r in rs if cast(bytes, r.key).startswith(b"key-")]  # compacted records have keys
 
         records = versioned(await eventually(compacted, lambda rs: len(versioned(rs)) <= 15, timeout=30,
                                              what="compaction to run"))  # fmt: skip

@@ -175,8 +175,8 @@ async def test_resp_users_roles_and_tls(cluster_factory: Callable[..., LocalClus
     host, port = cluster.address(1, "resp").rsplit(":", 1)
 
     def redis_checks() -> None:
-        tls = {"ssl": True, "ssl_ca_certs": str(certs / "ca.pem")}
-        plain = redis.Redis(host=host, port=int(port), **tls)
+        ca_certs = str(certs / "ca.pem")
+        plain = redis.Redis(host=host, port=int(port), ssl=True, ssl_ca_certs=ca_certs)
         try:
             plain.get("session:1")
             raise AssertionError("an unauthenticated command was served")
@@ -186,11 +186,15 @@ async def test_resp_users_roles_and_tls(cluster_factory: Callable[..., LocalClus
             assert str(exc).startswith("NOAUTH")
         plain.close()
         try:
-            redis.Redis(host=host, port=int(port), username="app", password="nope", **tls).ping()
+            redis.Redis(
+                host=host, port=int(port), username="app", password="nope", ssl=True, ssl_ca_certs=ca_certs
+            ).ping()
             raise AssertionError("a wrong password was accepted")
         except redis.AuthenticationError as exc:
             assert "invalid username-password pair" in str(exc)
-        app = redis.RedisCluster(host=host, port=int(port), username="app", password="app-password", **tls)
+        app = redis.RedisCluster(
+            host=host, port=int(port), username="app", password="app-password", ssl=True, ssl_ca_certs=ca_certs
+        )
         assert app.set("session:1", "alice") is True
         assert app.get("session:1") == b"alice"
         for forbidden in (lambda: app.set("config:x", "1"), lambda: app.get("other:1")):
@@ -200,7 +204,9 @@ async def test_resp_users_roles_and_tls(cluster_factory: Callable[..., LocalClus
             except redis.exceptions.NoPermissionError as exc:
                 assert "no permissions" in str(exc)
         app.close()
-        root = redis.RedisCluster(host=host, port=int(port), username="root", password="root-password", **tls)
+        root = redis.RedisCluster(
+            host=host, port=int(port), username="root", password="root-password", ssl=True, ssl_ca_certs=ca_certs
+        )
         assert root.set("config:x", "1") is True
         root.close()
         # a client that does not trust our CA is refused
