@@ -352,11 +352,11 @@ def test_three_containers_agree_on_one_map(cluster: ComposeCluster) -> None:
     assert the_map["controller"] in (1, 2, 3)
     # Docker's own health check (python in the image, GET /v1/health) agrees.
     for node in NODES:
-        wait_for(
-            f"docker to report {node} healthy",
-            lambda node=node: cluster.docker_health(node) == "healthy" or None,
-            HEALTHY_DEADLINE_S,
-        )
+
+        def reports_healthy(node: str = node) -> bool | None:
+            return cluster.docker_health(node) == "healthy" or None
+
+        wait_for(f"docker to report {node} healthy", reports_healthy, HEALTHY_DEADLINE_S)
 
 
 def test_clients_on_the_host_get_host_reachable_addresses(cluster: ComposeCluster) -> None:
@@ -541,7 +541,9 @@ async def test_sdk_keeps_producing_through_docker_kill_of_a_partition_leader(clu
     from client import Keystream
 
     before = cluster.wait_healthy()
-    victim_id = next(leader for leader in partition_leaders(before).values() if leader != before["controller"])
+    victim_id = next(
+        leader for leader in partition_leaders(before).values() if leader is not None and leader != before["controller"]
+    )
     victim = cluster.node_of(victim_id)
     container = cluster.container(victim)
     acked: dict[tuple[int, int], bytes] = {}
