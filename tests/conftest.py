@@ -48,9 +48,7 @@ async def eventually(
             last = await probe()
             if check(last):
                 return last
-        except (ConnectionError, OSError) as exc:
-            last = exc
-        except Exception as exc:
+        except Exception as exc:  # the probe may fail while the cluster settles: keep the last error
             last = exc
         await asyncio.sleep(interval)
     raise AssertionError(f"{what} not reached within {timeout}s; last: {last!r}")

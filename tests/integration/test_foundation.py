@@ -211,6 +211,9 @@ async def test_raft_port_never_unpickles_what_arrives(
     cluster = cluster_factory(3)
     cluster.start_all()
     await cluster.wait_ready(30)
+    # the controller creates the keyspace's internal topic once every node is up: wait for it
+    await eventually(lambda: call(cluster.address(1, "native"), "metadata"), lambda m: bool(m["shards"]),
+                     timeout=20, what="the keyspace topic")  # fmt: skip
     before = await _what_an_attacker_would_change(cluster)
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Evil(marker))

@@ -9,6 +9,7 @@ the protocol error line, if any.
 
 from __future__ import annotations
 
+import os
 import select
 import shutil
 import socket
@@ -61,16 +62,18 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     try:
-        # Readiness is the server's own log line, not a guess with sleep.
+        # Readiness is the server's own log line, not a guess with sleep. The raw pipe is
+        # read (os.read): a buffered readline could hold the line while select waits.
         deadline = time.monotonic() + 15
-        log: list[bytes] = []
-        while not any(b"Ready to accept connections" in line for line in log):
+        fd = proc.stdout.fileno()
+        log = b""
+        while b"Ready to accept connections" not in log:
             remaining = deadline - time.monotonic()
-            readable, _, _ = select.select([proc.stdout], [], [], max(remaining, 0))
-            line = proc.stdout.readline() if readable else b""
-            if not line:
-                raise RuntimeError(f"redis-server did not start: {b''.join(log)!r}")
-            log.append(line)
+            readable, _, _ = select.select([fd], [], [], max(remaining, 0))
+            chunk = os.read(fd, 65536) if readable else b""
+            if not chunk:
+                raise RuntimeError(f"redis-server did not start: {log!r}")
+            log += chunk
         threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain its log
         yield port
     finally:
