@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -147,7 +148,9 @@ async def test_min_insync_replicas_refuses_writes_it_cannot_protect(
         consumer = ks.consumer(auto_offset_reset="earliest")
         consumer.assign([TopicPartition("safe", 0)])
         got: list[ConsumerRecord] = []
+        deadline = time.monotonic() + 30
         while len(got) < 1:
+            assert time.monotonic() < deadline, "the record written before the outage was not readable in 30 s"
             for records in (await consumer.getmany(timeout_ms=2000)).values():
                 got.extend(records)
         assert [r.value for r in got] == [b"before"] and got[0].offset == before.offset

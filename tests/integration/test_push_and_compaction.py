@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import cast
 
@@ -77,7 +78,9 @@ async def test_compaction_keeps_the_latest_value_per_key_at_its_offset(
             consumer.assign([TopicPartition("latest", 0)])
             end = (await ks.admin.list_offsets("latest", "latest"))[0]
             records: list[ConsumerRecord] = []
+            deadline = time.monotonic() + 30
             while (consumer.position(TopicPartition("latest", 0)) or 0) < end:
+                assert time.monotonic() < deadline, f"did not read up to offset {end} within 30 s"
                 for batch in (await consumer.getmany(timeout_ms=2000)).values():
                     records.extend(batch)
             await consumer.close()
