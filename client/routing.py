@@ -93,8 +93,8 @@ class ClusterClient:
         wait = self._min_interval - (time.monotonic() - self._last_refresh)
         if self.map and (wait > 0 or self._jitter > 0):
             await asyncio.sleep(max(wait, 0) + self._rng.uniform(0, self._jitter))
-        candidates = self._node_addresses() + [a for a in self.bootstrap if a not in self._node_addresses()]
-        self._rng.shuffle(candidates)
+        candidates = self._live_first()
+        candidates += [a for a in self.bootstrap if a not in candidates]
         errors: list[str] = []
         for address in candidates:
             try:
@@ -182,31 +182,57 @@ class ClusterClient:
     async def connection(self, node_id: int) -> NativeConnection:
         return await self._connect(self.node_address(node_id))
 
-    async def any_connection(self) -> NativeConnection:
-        addresses = self._node_addresses() or self.bootstrap
+    def _live_first(self) -> list[str]:
+        """The map's node addresses: live nodes in random order, then fenced ones (a frozen
+        node is fenced and would only time out)."""
+        live: list[str] = []
+        fenced: list[str] = []
+        for node in self.map.get("nodes", {}).values():
+            if node.get("native"):
+                (fenced if node.get("fenced") else live).append(str(node["native"]))
+        return self._rng.sample(live, len(live)) + self._rng.sample(fenced, len(fenced))
+
+    async def any_connection(self, avoid: frozenset[str] | set[str] = frozenset()) -> NativeConnection:
+        """A connection to some node: live ones first, then fenced ones, then those in
+        ``avoid`` (they just failed us)."""
+        ordered = self._live_first() or self._rng.sample(self.bootstrap, len(self.bootstrap))
+        ordered = [a for a in ordered if a not in avoid] + [a for a in ordered if a in avoid]
         errors = []
-        for address in self._rng.sample(addresses, len(addresses)):
+        for address in ordered:
             try:
                 return await self._connect(address)
             except ConnectionError as exc:
                 errors.append(str(exc))
         raise ConnectionError("no node reachable: " + "; ".join(errors[:5]))
 
+    # Requests any node answers and that do the same thing if sent twice (or, for
+    # init_producer_id, no harm: an unused producer id): retried on another node after a
+    # timeout, which is how a frozen node (paused, its sockets open) looks to a client.
+    _RETRY_ON_TIMEOUT = frozenset({"init_producer_id", "metadata", "list_topics", "describe_topics", "cluster_status",
+                                   "find_coordinator", "list_offsets", "describe_groups"})  # fmt: skip
+
     async def request_any(self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         """An admin request that any node can answer; retried on another node if one is down."""
         last: Exception | None = None
+        failed: set[str] = set()
         for _ in range(3):
+            conn = None
             try:
-                conn = await self.any_connection()
+                conn = await self.any_connection(failed)
                 return await conn.request(op, args or {}, timeout=timeout or self.request_timeout)
             except ConnectionError as exc:
                 last = exc
+                if conn is not None:
+                    failed.add(conn.address)
                 await self.refresh(reason="connection lost")
             except KeystreamError as exc:
-                if exc.code not in (ErrorCode.NOT_CONTROLLER, ErrorCode.CLUSTER_NOT_READY):
+                if exc.code == ErrorCode.REQUEST_TIMED_OUT and op in self._RETRY_ON_TIMEOUT and conn is not None:
+                    failed.add(conn.address)
+                elif exc.code not in (ErrorCode.NOT_CONTROLLER, ErrorCode.CLUSTER_NOT_READY):
                     raise
+                else:
+                    await asyncio.sleep(0.2)
                 last = exc
-                await asyncio.sleep(0.2)
         assert last is not None
         raise last
 

@@ -392,20 +392,35 @@ def partition_leaders(the_map: dict[str, Any], topic: str = TOPIC) -> dict[int, 
     return {p["partition"]: p["leader"] for p in the_map["partitions"].get(topic, [])}
 
 
-def test_topic_partitions_are_led_by_every_container(cluster: ComposeCluster) -> None:
-    status, created = http_post_json(
+def _create_smoke_topic(cluster: ComposeCluster) -> tuple[int, Any]:
+    return http_post_json(
         f"http://127.0.0.1:{cluster.ports['node1']['http']}/v1/topics",
         {"name": TOPIC, "partitions": TOPIC_PARTITIONS, "replication_factor": 3},
     )
-    assert status == 201, created
 
-    def topic_everywhere() -> dict[str, Any] | None:
+
+def _topic_everywhere(cluster: ComposeCluster) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
         the_map = cluster.agreed_map()
         if the_map is None or len(partition_leaders(the_map)) != TOPIC_PARTITIONS:
             return None
         return the_map
 
-    the_map = wait_for(f"every node to serve topic {TOPIC}", topic_everywhere, HEALTHY_DEADLINE_S)
+    return wait_for(f"every node to serve topic {TOPIC}", probe, HEALTHY_DEADLINE_S)
+
+
+@pytest.fixture
+def smoke_topic(cluster: ComposeCluster) -> None:
+    """The topic the tests produce to, whether or not the test that creates it ran first."""
+    status, body = _create_smoke_topic(cluster)
+    assert status in (201, 409), body
+    _topic_everywhere(cluster)
+
+
+def test_topic_partitions_are_led_by_every_container(cluster: ComposeCluster) -> None:
+    status, created = _create_smoke_topic(cluster)
+    assert status in (201, 409), created  # 409: a test that needed it ran first
+    the_map = _topic_everywhere(cluster)
     assert set(partition_leaders(the_map).values()) == {1, 2, 3}
     for p in the_map["partitions"][TOPIC]:
         assert sorted(p["isr"]) == [1, 2, 3], p
@@ -446,7 +461,9 @@ async def produce_some(cluster: ComposeCluster, count: int, tag: str) -> dict[tu
     return {(m.partition, m.offset): f"{tag}-{i}".encode() for i, m in enumerate(metas)}
 
 
-async def test_sdk_on_the_host_produces_and_consumes_across_containers(cluster: ComposeCluster) -> None:
+async def test_sdk_on_the_host_produces_and_consumes_across_containers(
+    cluster: ComposeCluster, smoke_topic: None
+) -> None:
     from client import Keystream
 
     async with Keystream(cluster.bootstrap) as ks:
@@ -536,7 +553,9 @@ def test_redis_cluster_client_from_the_host(cluster: ComposeCluster) -> None:
         client.close()
 
 
-async def test_sdk_keeps_producing_through_docker_kill_of_a_partition_leader(cluster: ComposeCluster) -> None:
+async def test_sdk_keeps_producing_through_docker_kill_of_a_partition_leader(
+    cluster: ComposeCluster, smoke_topic: None
+) -> None:
     """Produce with acks=all from the host while the container leading partitions is killed."""
     from client import Keystream
 
@@ -620,7 +639,7 @@ def test_demo_runs_inside_the_compose_network(cluster: ComposeCluster) -> None:
     assert "HSET/HGETALL user:{ann} = {'name': 'Ann', 'lang': 'python'}" in out
 
 
-def test_docker_kill_of_the_controller_then_start(cluster: ComposeCluster) -> None:
+def test_docker_kill_of_the_controller_then_start(cluster: ComposeCluster, smoke_topic: None) -> None:
     before = cluster.wait_healthy()
     victim = cluster.node_of(before["controller"])
     survivors = tuple(n for n in NODES if n != victim)
@@ -673,7 +692,7 @@ def test_docker_kill_of_the_controller_then_start(cluster: ComposeCluster) -> No
     cluster.timings["restart_to_isr_s"] = time.monotonic() - restarted_at
 
 
-def test_network_disconnect_of_one_node_then_reconnect(cluster: ComposeCluster) -> None:
+def test_network_disconnect_of_one_node_then_reconnect(cluster: ComposeCluster, smoke_topic: None) -> None:
     before = cluster.wait_healthy()
     # Cut a node that is not the controller, so the map survivors agree on is stable.
     victim = next(n for n in NODES if n != cluster.node_of(before["controller"]))
@@ -733,7 +752,7 @@ async def read_whole_topic(cluster: ComposeCluster) -> dict[tuple[int, int], byt
         return await consume_range(ks, TOPIC, start, end, HEALTHY_DEADLINE_S)
 
 
-def test_docker_pause_of_one_node_then_unpause(cluster: ComposeCluster) -> None:
+def test_docker_pause_of_one_node_then_unpause(cluster: ComposeCluster, smoke_topic: None) -> None:
     """A frozen node (SIGSTOP-like: sockets open, nothing answers) is fenced, then comes back."""
     before = cluster.wait_healthy()
     victim = next(n for n in NODES if n != cluster.node_of(before["controller"]))
@@ -808,7 +827,7 @@ def test_chaos_profile_with_the_project_fault_proxy(cluster: ComposeCluster) -> 
         cluster.env = saved
 
 
-async def test_down_then_up_keeps_the_data(cluster: ComposeCluster) -> None:
+async def test_down_then_up_keeps_the_data(cluster: ComposeCluster, smoke_topic: None) -> None:
     from client import Keystream
 
     before = cluster.wait_healthy()
