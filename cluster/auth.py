@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cluster import slots
 from cluster.errors import ErrorCode, KeystreamError
 
 ROLES = ("read", "write", "admin")
@@ -41,7 +42,7 @@ NODE_PRINCIPAL = "__node"  # other nodes of the cluster (authenticated by the cl
 # Keys the cluster keeps for itself (consumer groups' ``{__group:G}:...``): grants on
 # ``key:`` patterns never reach them, only ``admin`` on ``cluster`` does -- as Kafka's
 # ``__consumer_offsets`` is not writable by a user who may write every topic.
-INTERNAL_KEY_PREFIX = "{__"
+INTERNAL_KEY_PREFIX = slots.INTERNAL_KEY_PREFIX.decode()
 
 
 def validate_username(name: Any) -> str:

@@ -18,11 +18,13 @@ from collections.abc import Iterable, Iterator
 from cluster.limits import SLOT_COUNT
 
 __all__ = [
+    "INTERNAL_KEY_PREFIX",
     "SLOT_COUNT",
     "SlotRanges",
     "compact_slots",
     "even_slot_ranges",
     "hash_tag",
+    "is_internal_key",
     "key_slot",
 ]
 
@@ -30,6 +32,16 @@ _SLOT_MASK = SLOT_COUNT - 1  # 16384 is a power of two: ``& mask`` is ``% SLOT_C
 assert SLOT_COUNT & _SLOT_MASK == 0
 
 _UNASSIGNED = -1
+
+# Keys the cluster keeps for itself in the keyspace (consumer groups' ``{__group:G}:...``).
+# Users never see them in KEYS/SCAN/RANDOMKEY/DBSIZE and FLUSHALL keeps them, as Kafka's
+# ``__consumer_offsets`` is not a topic a user's cleanup deletes; only ``admin`` on
+# ``cluster`` may touch them (cluster/auth.py).
+INTERNAL_KEY_PREFIX = b"{__"
+
+
+def is_internal_key(key: bytes) -> bool:
+    return key.startswith(INTERNAL_KEY_PREFIX)
 
 
 def hash_tag(key: bytes) -> bytes:

@@ -700,7 +700,7 @@ class KeyspaceService:
         if name in ("dbsize",):
             for shard in shards:
                 await shard.barrier()
-            return sum(s.keyspace.key_count for s in shards)
+            return sum(s.keyspace.user_key_count for s in shards)
         if name in ("flushall", "flushdb"):
             now = _now_ms()
             replies = await asyncio.gather(
@@ -709,7 +709,7 @@ class KeyspaceService:
             errors = [r for r in replies if isinstance(r, RedisError)]
             return errors[0] if errors else SimpleString("OK")
         if name == "randomkey":
-            candidates = [s for s in shards if s.keyspace.key_count]
+            candidates = [s for s in shards if s.keyspace.user_key_count]
             if not candidates:
                 return None
             shard = random.choice(candidates)

@@ -529,7 +529,7 @@ class RespService:
             facts["cluster"] = [("cluster_enabled", 1)]
         if "keyspace" in sections:
             shards = self.keyspace.leader_shards()
-            keys = sum(s.keyspace.key_count for s in shards)
+            keys = sum(s.keyspace.user_key_count for s in shards)
             expires = sum(
                 len(s.keyspace.db.expires_in_slot(slot))
                 for s in shards

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from cluster import commands as command_table
 from cluster.auth import NODE_PRINCIPAL, Principal, node_token, verify_password
 from cluster.errors import ErrorCode, KeystreamError
+from cluster.slots import is_internal_key
 from node.protocols.native import ConnectionContext
 from node.protocols.native_codec import Request
 
@@ -384,9 +385,25 @@ def _kv_argv(principal: Principal, argv: Any, force_write: bool = False) -> None
     keys = command_table.get_keys(raw) if spec is not None else []
     if not keys:  # keyless: DBSIZE/SCAN/KEYS read everything; FLUSHALL writes everything
         principal.require("admin" if role == "write" else "read", "key", "*")
+        pattern = _listing_pattern(raw)
+        if pattern is not None and is_internal_key(pattern):  # lists the cluster's own keys
+            principal.require("read", "key", pattern)
         return
     for key in keys:
         principal.require(role, "key", key)
+
+
+def _listing_pattern(argv: list[bytes]) -> bytes | None:
+    """The pattern of KEYS or SCAN ... MATCH, which decides whether internal keys are listed."""
+    name = argv[0].lower()
+    if name == b"keys" and len(argv) == 2:
+        return argv[1]
+    pattern = None
+    if name == b"scan":  # options come in pairs after the cursor; the last MATCH counts
+        for i in range(2, len(argv) - 1, 2):
+            if argv[i].lower() == b"match":
+                pattern = argv[i + 1]
+    return pattern
 
 
 def _kv(principal: Principal, args: dict[str, Any]) -> None:

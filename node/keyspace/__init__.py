@@ -41,9 +41,9 @@ Public API
   window, clock, applied offset).
 * ``digest() -> bytes`` — 16 bytes, order-independent over keys; equal on replicas.
 * ``count_keys_in_slot(slot)``, ``keys_in_slot(slot, count)``, ``key_count``,
-  ``applied_offset``, ``clock_ms``; ``scan(now_ms, cursor, match, count, type_name) ->
-  (cursor, keys)`` (the cursor's low 14 bits name the slot to continue in);
-  SCAN/KEYS/RANDOMKEY/DBSIZE also through ``read``.
+  ``user_key_count`` (without the cluster's ``{__...`` keys), ``applied_offset``,
+  ``clock_ms``; ``scan(now_ms, cursor, match, count, type_name) -> (cursor, keys)``
+  (the cursor's low 14 bits name the slot to continue in); SCAN/KEYS/RANDOMKEY/DBSIZE also through ``read``.
 * ``add_listener(callback(TouchEvent))`` — after each record that modified keys:
   ``TouchEvent(offset, keys, flushed)``.
 

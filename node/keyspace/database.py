@@ -9,6 +9,10 @@ O(1) as in Redis instead of a copy each), ``dict``
 (hash), ``deque`` (list), :class:`SetValue` or :class:`ZSetValue`; collections are never
 empty (the last element removed deletes the key).
 
+Keys the cluster keeps for itself (``{__...``, consumer groups' offsets) are tracked in
+``internal_keys``: the commands that act on the whole keyspace (DBSIZE, KEYS, SCAN,
+RANDOMKEY, FLUSHALL) leave them out, so a user's FLUSHALL never resets a consumer group.
+
 This layer knows nothing about time: whether a key is logically expired is decided by
 :class:`~node.keyspace.execution.Execution`, which holds the command's clock.
 """
@@ -20,7 +24,7 @@ from collections.abc import Iterator
 from typing import Union
 
 from node.keyspace.containers import SetValue, ZSetValue
-from node.keyspace.slots import SLOT_COUNT, key_slot
+from node.keyspace.slots import SLOT_COUNT, is_internal_key, key_slot
 
 Value = Union[bytes, bytearray, dict[bytes, bytes], deque[bytes], SetValue, ZSetValue]  # noqa: UP007
 
@@ -39,12 +43,13 @@ def type_name(value: Value) -> bytes:
 
 
 class Database:
-    __slots__ = ("expires", "key_count", "slots", "ttl_slots")
+    __slots__ = ("expires", "internal_keys", "key_count", "slots", "ttl_slots")
 
     def __init__(self) -> None:
         self.slots: list[dict[bytes, Value] | None] = [None] * SLOT_COUNT
         self.expires: list[dict[bytes, int] | None] = [None] * SLOT_COUNT
         self.key_count = 0
+        self.internal_keys: set[bytes] = set()
         # slots that hold at least one key with a TTL: the expiry sweep visits only these
         self.ttl_slots: set[int] = set()
 
@@ -64,6 +69,8 @@ class Database:
         assert key not in keys, "insert of an existing key"
         keys[key] = value
         self.key_count += 1
+        if is_internal_key(key):
+            self.internal_keys.add(key)
 
     def overwrite(self, key: bytes, value: Value, keep_ttl: bool = False) -> None:
         """Store a value under a key, existing or not; its TTL goes unless ``keep_ttl``."""
@@ -73,6 +80,8 @@ class Database:
             keys = self.slots[slot] = {}
         if key not in keys:
             self.key_count += 1
+            if is_internal_key(key):
+                self.internal_keys.add(key)
         elif not keep_ttl:
             self._drop_expire(slot, key)
         keys[key] = value
@@ -93,13 +102,31 @@ class Database:
             self.slots[slot] = None
         self._drop_expire(slot, key)
         self.key_count -= 1
+        if self.internal_keys and is_internal_key(key):
+            self.internal_keys.discard(key)
         return True
+
+    @property
+    def user_key_count(self) -> int:
+        """Keys a user sees (DBSIZE): all but the cluster's internal ones."""
+        return self.key_count - len(self.internal_keys)
 
     def clear(self) -> None:
         self.slots = [None] * SLOT_COUNT
         self.expires = [None] * SLOT_COUNT
         self.ttl_slots = set()
         self.key_count = 0
+        self.internal_keys = set()
+
+    def clear_user_keys(self) -> None:
+        """FLUSHALL: every key goes except the cluster's internal ones (with their TTLs)."""
+        kept = [(key, self.lookup(key), self.expire_at(key)) for key in sorted(self.internal_keys)]
+        self.clear()
+        for key, value, when in kept:
+            assert value is not None, "internal_keys lists a missing key"
+            self.insert(key, value)
+            if when is not None:
+                self.set_expire(key, when)
 
     # --- TTLs ------------------------------------------------------------------------
 

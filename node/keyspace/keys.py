@@ -29,7 +29,7 @@ from node.keyspace.scan import (
     glob_matcher,
     scan_batch,
 )
-from node.keyspace.slots import SLOT_COUNT
+from node.keyspace.slots import INTERNAL_KEY_PREFIX, SLOT_COUNT, is_internal_key
 
 DATABASES = 16  # what COPY ... DB n validates against, as Redis's default `databases`
 
@@ -277,8 +277,11 @@ def scan(ex: Execution, argv: list[bytes]) -> Reply:
             next_cursor = encode_keys_cursor(slot, 0)
             break
     matcher = glob_matcher(pattern) if pattern is not None else None
+    hide_internal = not _asks_for_internal(pattern)
     out: list[Reply] = []
     for key in found:
+        if hide_internal and is_internal_key(key):
+            continue
         value = ex.get(key)
         if value is None:
             continue
@@ -294,18 +297,27 @@ def _same(key: bytes) -> bytes:
     return key
 
 
+def _asks_for_internal(pattern: bytes | None) -> bool:
+    """The cluster's own keys are listed only for a pattern that names them (the group
+    coordinator's ``{__group:*}:*``); node/security.py asks ``admin`` on ``cluster`` for it."""
+    return pattern is not None and pattern.startswith(INTERNAL_KEY_PREFIX)
+
+
 def keys(ex: Execution, argv: list[bytes]) -> Reply:
     matcher = glob_matcher(argv[1])
+    hide_internal = not _asks_for_internal(argv[1])
     out: list[Reply] = []
     for slot in ex.db.non_empty_slots():
         for key in ex.db.keys_in_slot(slot):
+            if hide_internal and is_internal_key(key):
+                continue
             if matcher(key) and ex.exists(key):
                 out.append(key)
     return out
 
 
 def dbsize(ex: Execution, argv: list[bytes]) -> Reply:
-    return ex.db.key_count
+    return ex.db.user_key_count
 
 
 def randomkey(ex: Execution, argv: list[bytes]) -> Reply:
@@ -313,7 +325,7 @@ def randomkey(ex: Execution, argv: list[bytes]) -> Reply:
     (O(16384) at worst), then the key within the slot. Logically expired keys are skipped
     by retrying, up to 100 times, as Redis does."""
     total = ex.db.key_count
-    if total == 0:
+    if ex.db.user_key_count == 0:
         return None
     for _ in range(100):
         rank = ex.rng.randrange(total)
@@ -325,9 +337,9 @@ def randomkey(ex: Execution, argv: list[bytes]) -> Reply:
             rank -= size
         else:  # pragma: no cover - key_count and the slots always agree
             raise AssertionError("key_count does not match the slots")
-        if ex.exists(key):
+        if ex.exists(key) and not is_internal_key(key):
             return key
-        if ex.db.key_count == 0:
+        if ex.db.user_key_count == 0:
             return None
         total = ex.db.key_count
     return None
@@ -346,7 +358,7 @@ def flush(ex: Execution, argv: list[bytes]) -> Reply:
             raise RedisError(SYNTAX)
     elif len(argv) > 2:
         raise RedisError(SYNTAX)
-    ex.db.clear()
+    ex.db.clear_user_keys()
     ex.flushed = True
     return OK
 

@@ -396,6 +396,11 @@ class Keyspace:
     def key_count(self) -> int:
         return self.db.key_count
 
+    @property
+    def user_key_count(self) -> int:
+        """DBSIZE: the keys a user sees (not the cluster's internal ``{__...`` ones)."""
+        return self.db.user_key_count
+
     # --- snapshots and digests -----------------------------------------------------------
 
     def snapshot(self, fp: IO[bytes]) -> None:

@@ -148,6 +148,13 @@ def test_operation_rules() -> None:
     assert not _check("kv_batch", writer, {"commands": [["SET", "session:1", "x"], ["SET", "user:1", "x"]]})
     assert not _check("kv", writer, {"argv": ["FLUSHALL"]})  # keyless write: admin on key:*
     assert not _check("kv", writer, {"argv": ["HSET", "{__group:billing}:offsets", "t:0", "9"]})
+    # listing the cluster's own keys by name needs cluster admin, even with read on key:*
+    all_keys_reader = Principal("k", [grant("read", "key:*")])
+    assert _check("kv", all_keys_reader, {"argv": ["KEYS", "*"]})
+    assert _check("kv", all_keys_reader, {"argv": ["SCAN", "0", "MATCH", "user:*"]})
+    assert not _check("kv", all_keys_reader, {"argv": ["KEYS", "{__group:*}:*"]})
+    assert not _check("kv", all_keys_reader, {"argv": ["SCAN", "0", "MATCH", "x", "MATCH", "{__*"]})
+    assert _check("kv", admin, {"argv": ["SCAN", "0", "MATCH", "{__group:*}:*"]})
     # consumer groups
     assert _check("join_group", writer, {"group_id": "billing"})
     assert not _check("join_group", writer, {"group_id": "payroll"})

@@ -58,3 +58,41 @@ def test_keyspace_wide_commands() -> None:
     slot = shard.keyspace.classify([b"GET", b"user:1"]).slot
     assert slot is not None and b"user:1" in shard.keyspace.keys_in_slot(slot, 100)
     assert shard("FLUSHDB") == OK and shard("DBSIZE") == 0
+
+
+def test_the_clusters_internal_keys_are_hidden_from_keyspace_wide_commands() -> None:
+    """Consumer groups keep their offsets in ``{__group:G}:...`` keys: a user's FLUSHALL
+    must not reset them, and KEYS/SCAN/DBSIZE/RANDOMKEY show only the user's keys."""
+    shard = Shard(now_ms=1_000)
+    shard("HSET", "{__group:billing}:offsets", "orders:0", "42")
+    shard("SET", "{__group:billing}:meta", "m", "PX", "60000")
+    shard("SET", "user:1", "v")
+    assert shard("DBSIZE") == 1
+    assert shard("KEYS", "*") == [b"user:1"]
+    assert shard("RANDOMKEY") == b"user:1"
+    assert shard("SCAN", "0", "COUNT", "100000") == [b"0", [b"user:1"]]
+    # a pattern that names them lists them (the group coordinator's, admin only)
+    assert sorted(cast(list[bytes], shard("KEYS", "{__group:*}:*"))) == [
+        b"{__group:billing}:meta",
+        b"{__group:billing}:offsets",
+    ]
+    before = shard.keyspace.db.key_count
+    assert shard("FLUSHALL") == OK
+    assert (shard("DBSIZE"), shard("RANDOMKEY"), shard("EXISTS", "user:1")) == (0, None, 0)
+    assert shard.keyspace.db.key_count == before - 1
+    assert shard("HGET", "{__group:billing}:offsets", "orders:0") == b"42"
+    assert shard("PTTL", "{__group:billing}:meta") == 60_000  # the TTL survives too
+    assert shard("DEL", "{__group:billing}:offsets", "{__group:billing}:meta") == 2
+    assert shard.keyspace.db.internal_keys == set()
+
+
+def test_flushall_keeps_internal_keys_identically_on_every_replica() -> None:
+    replicas = [Shard(now_ms=5), Shard(now_ms=5)]
+    for shard in replicas:
+        for i in range(50):
+            shard("SET", f"k{i}", "v")
+            shard("HSET", f"{{__group:g{i}}}:offsets", "t:0", str(i))
+        shard("FLUSHALL")
+        shard("SET", "after", "x")
+    assert replicas[0].keyspace.digest() == replicas[1].keyspace.digest()
+    assert replicas[0]("DBSIZE") == 1 and replicas[0].keyspace.db.key_count == 51
