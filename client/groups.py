@@ -148,7 +148,9 @@ class GroupConsumer:
         self.generation = -1
         self.leader_id: str | None = None
         self.protocol: str | None = None
-        self.state = "unjoined"  # unjoined, rebalancing, stable
+        # unjoined, revoking (heartbeating before a rejoin), rebalancing (join/sync in flight),
+        # assigning (synced: applying the assignment, revocations included), stable
+        self.state = "unjoined"
         self.rebalances = 0
         self._coordinator: tuple[int, Any] | None = None
         self._rejoin = True
@@ -230,7 +232,7 @@ class GroupConsumer:
         try:
             if self.member_id and self.generation >= 0 and self._owned:
                 if self.enable_auto_commit:
-                    await self._commit_quietly(self._positions(self._owned))
+                    await self._commit_quietly(self._positions(self._owned), closing=True)
                 await self._call(self.on_revoked, set(self._owned))
             if self.member_id and self.group_instance_id is None:
                 await self._leave("the consumer is closing")
@@ -404,9 +406,9 @@ class GroupConsumer:
         except (KeystreamError, ConnectionError, OSError) as exc:
             log.warning("group %s: commit failed: %s", self.group_id, exc)
 
-    async def _commit_quietly(self, offsets: dict[TopicPartition, int]) -> None:
+    async def _commit_quietly(self, offsets: dict[TopicPartition, int], closing: bool = False) -> None:
         if offsets:
-            await self._commit_logged(self._commit(offsets))
+            await self._commit_logged(self._commit(offsets, closing))
 
     def _maybe_auto_commit(self) -> None:
         if not self.enable_auto_commit or time.monotonic() < self._next_auto_commit:
@@ -416,7 +418,10 @@ class GroupConsumer:
         if offsets and self.generation >= 0:
             self.commit_nowait(offsets)
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, int], closing: bool = False) -> None:
+        """``closing``: a member on its way out does not wait out a rebalance (REBALANCE_IN_PROGRESS):
+        the rebalance may be waiting for this very member's sync, which will never come (as Kafka's
+        consumer, whose close gives up such a commit and leaves)."""
         async with self._commit_lock:  # commits go out one at a time, in order
             deadline = time.monotonic() + self.request_timeout_s
             delay = 0.02
@@ -447,7 +452,7 @@ class GroupConsumer:
                         raise CommitFailedError(f"commit refused: {exc.message or exc.code.name}", exc.code) from None
                     if exc.code in _COORDINATOR_ERRORS:
                         self._drop_coordinator()
-                    elif exc.code != ErrorCode.REBALANCE_IN_PROGRESS:
+                    elif exc.code != ErrorCode.REBALANCE_IN_PROGRESS or closing:
                         raise
                     error: Exception = exc
                 except (ConnectionError, OSError) as exc:
@@ -680,10 +685,12 @@ class GroupConsumer:
             self._rejoin = True
             raise
         assigned = set(Assignment.decode(synced["assignment"]).partitions)
-        self.state = "stable"
+        self.state = "assigning"  # a member of the new generation (heartbeats go on), not settled yet
         self._last_heartbeat_ok = time.monotonic()
         self.rebalances += 1
         await self._apply_assignment(assigned)
+        if self.state == "assigning":
+            self.state = "stable"
         log.info(
             "group %s: generation %d, %d partition(s) (rebalance took %.0f ms)",
             self.group_id,
@@ -767,7 +774,8 @@ class GroupConsumer:
             if self._check_poll_interval(now):
                 continue
             revoking = self.state == "revoking"
-            if not ((self.state == "stable" and not self._rejoin) or revoking) or not self.member_id:
+            member = self.state in ("stable", "assigning")
+            if not ((member and not self._rejoin) or revoking) or not self.member_id:
                 continue
             try:
                 await self._request(
@@ -791,7 +799,7 @@ class GroupConsumer:
             else:
                 interval = self.heartbeat_interval_ms / 1000
                 await self._watch_metadata(now)
-            if self.state == "stable" and time.monotonic() - self._last_heartbeat_ok > self.session_timeout_ms / 1000:
+            if member and time.monotonic() - self._last_heartbeat_ok > self.session_timeout_ms / 1000:
                 self._lose_all("no successful heartbeat within the session timeout")
 
     def _on_heartbeat_error(self, exc: KeystreamError) -> None:

@@ -1,5 +1,6 @@
 """Consumer groups with real processes: members (subprocesses, SIGKILLed), the coordinator's
-node killed during commits, static membership restarts, max.poll.interval, pattern subscriptions.
+node killed during commits, static membership restarts, max.poll.interval, pattern subscriptions,
+a member closing while the group waits for the leader's sync.
 
 Run as a module, this file is also the member process the tests start:
 ``python -m tests.integration.test_groups member --bootstrap ... --log FILE``. A member
@@ -29,6 +30,8 @@ from client import CommitFailedError, Keystream, TopicPartition
 from client.groups import GroupAdmin
 from client.local_cluster import LocalCluster
 from client.producer import RecordFuture
+from cluster.errors import ErrorCode, KeystreamError
+from node.groups.protocol import PROTOCOL_TYPE, Assignment, Subscription
 from tests.conftest import eventually
 
 TOPIC = "events"
@@ -585,6 +588,109 @@ async def test_a_member_that_stops_polling_leaves_and_a_pattern_follows_new_topi
             await fine_task
             await busy.close()
             await fine.close()
+
+
+class _ProtocolMember:
+    """A group member speaking the native group protocol by hand, to hold a group where the SDK
+    never would: it leads the group and can start a rebalance and then never sync."""
+
+    def __init__(self, conn: Any, group: str, topic: str) -> None:
+        self.conn, self.group, self.topic = conn, group, topic
+        self.member_id = ""
+        self.generation = -1
+
+    async def join(self) -> dict[str, Any]:
+        meta = Subscription((self.topic,)).encode()
+        args = {
+            "group_id": self.group,
+            "member_id": self.member_id,
+            "group_instance_id": None,
+            "client_id": "by-hand",
+            "session_timeout_ms": 60_000,
+            "rebalance_timeout_ms": 60_000,
+            "protocol_type": PROTOCOL_TYPE,
+            "protocols": [["cooperative-sticky", meta]],
+        }
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                reply: dict[str, Any] = await self.conn.request("join_group", args, timeout=60)
+                break
+            except KeystreamError as exc:
+                if exc.code == ErrorCode.MEMBER_ID_REQUIRED and isinstance(exc.detail, dict):
+                    self.member_id = args["member_id"] = str(exc.detail["member_id"])
+                elif exc.code != ErrorCode.COORDINATOR_NOT_AVAILABLE or time.monotonic() > deadline:
+                    raise
+                else:  # the group's shard is still electing its first leader
+                    await asyncio.sleep(0.1)
+        self.member_id, self.generation = reply["member_id"], reply["generation"]
+        return reply
+
+    async def sync_giving_everything_to_the_others(self, joined: dict[str, Any], partitions: int) -> None:
+        everything = Assignment(tuple(TopicPartition(self.topic, p) for p in range(partitions))).encode()
+        assignments = [[mid, Assignment(()).encode() if mid == self.member_id else everything]
+                       for mid, _, _ in joined["members"]]  # fmt: skip
+        args = {"group_id": self.group, "member_id": self.member_id, "generation": self.generation}
+        await self.conn.request("sync_group", {**args, "assignments": assignments}, timeout=30)
+
+
+async def test_a_member_closing_while_the_leader_has_not_synced_leaves_at_once(
+    cluster_factory: Callable[..., LocalCluster],
+) -> None:
+    """A member closing during a rebalance commits what it processed; the coordinator answers
+    REBALANCE_IN_PROGRESS while the group waits for the leader's sync. The closing member must give
+    that commit up and leave (as Kafka's consumer does), not retry until the request timeout: when
+    it is itself the leader, the sync it waits for is its own and never comes. Seen as a leave
+    that took a whole session timeout in ``keystream bench groups`` (cooperative-sticky)."""
+    cluster = await _cluster(cluster_factory)
+    async with Keystream(cluster.bootstrap()) as ks:
+        await ks.admin.create_topic("ev-close", partitions=6, replication_factor=3)
+        producer = await ks.producer().start()
+        for i in range(60):
+            await producer.send("ev-close", b"x", key=str(i).encode())
+        await producer.flush()
+        await producer.close()
+        coordinator = await ks.cluster.request_any("find_coordinator", {"group_id": "held"}, timeout=10)
+        leader = _ProtocolMember(await ks.cluster.connection(int(coordinator["node_id"])), "held", "ev-close")
+        joined = await leader.join()
+        await leader.sync_giving_everything_to_the_others(joined, 6)  # alone: nothing to give
+        member = ks.group_consumer(
+            "held", topics=["ev-close"], assignors="cooperative-sticky", session_timeout_ms=30_000,
+            heartbeat_interval_ms=100, auto_offset_reset="earliest", request_timeout_ms=30_000,
+        )  # fmt: skip
+        stop = asyncio.Event()
+        consumed: list[int] = []
+
+        async def poll() -> None:
+            while not stop.is_set():
+                batch = await member.getmany(timeout_ms=50)
+                consumed.extend(r.offset for records in batch.values() for r in records)
+
+        polling = asyncio.create_task(poll())
+        try:
+            await eventually(lambda: asyncio.sleep(0, member.state), lambda s: s == "rebalancing", what="its join")
+            await leader.sync_giving_everything_to_the_others(await leader.join(), 6)
+            await eventually(lambda: asyncio.sleep(0, len(consumed)), lambda n: n == 60, what="60 records consumed")
+            assert member.state == "stable" and len(member.assignment()) == 6
+            next_generation = leader.generation + 1
+            rejoin = asyncio.create_task(leader.join())  # the leader starts a rebalance and will not sync
+            await eventually(
+                lambda: asyncio.sleep(0, (member.state, member.generation)),
+                lambda sg: sg == ("rebalancing", next_generation),
+                what="the member joined the new generation and waits for the leader's sync",
+            )
+            stop.set()
+            await polling
+            started = time.monotonic()
+            await member.close()
+            took = time.monotonic() - started
+            print(f"\nclose while the leader has not synced took {took:.2f}s")
+            assert took < 5.0, f"close waited {took:.1f}s for a rebalance it will never join"
+            assert (await rejoin)["generation"] == next_generation
+        finally:
+            stop.set()
+            await asyncio.gather(polling, return_exceptions=True)
+            await member.close()
 
 
 if __name__ == "__main__":
