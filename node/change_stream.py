@@ -10,6 +10,10 @@ change log, offsets included; the shard's leader serves it as partition
 ``shard`` of the read-only topic ``__keyspace.changes``, with the usual fetch,
 offsets, consumer groups and retention (``keyspace.changes.retention.ms``).
 
+The cluster's own keys (``{__group:G}:...``, consumer-group offsets) are left out: a
+group's commits are not changes of the user's data, as Kafka's ``__consumer_offsets``
+writes appear in no user topic.
+
 A snapshot records where the change log stood, so a replica that restarts
 from a snapshot (or installs one) cuts its change log there and regenerates
 the rest exactly as it was.
@@ -29,6 +33,7 @@ from typing import Any
 import msgpack
 
 from node.keyspace import Keyspace, Map, PairArray, SetReply, SimpleString
+from node.keyspace.slots import is_internal_key
 from node.storage import LogConfig, PartitionLog
 from node.storage.batch import build_batch
 
@@ -92,6 +97,8 @@ class ChangeLog:
         """Append one change record per touched key; returns how many."""
         records = []
         for key in keys:
+            if is_internal_key(key):
+                continue
             change = describe_key(keyspace, key, now_ms)
             change.update(op=op, offset=offset, time=now_ms)
             records.append((key, msgpack.packb(change, use_bin_type=True), None, now_ms))

@@ -45,7 +45,7 @@ from node.keyspace.replies import (
     unknown_command,
     wrong_arity,
 )
-from node.keyspace.slots import key_slot
+from node.keyspace.slots import is_internal_key, key_slot
 from node.keyspace.watch import ModificationWindow
 
 Handler = Callable[[Execution, list[bytes]], Reply]
@@ -351,14 +351,18 @@ class Keyspace:
         return self._expiry.candidates(self.db, max(now_ms, self.clock_ms), limit)
 
     def count_keys_in_slot(self, slot: int) -> int:
-        return self.db.count_in_slot(slot)
+        """CLUSTER COUNTKEYSINSLOT: the user's keys (not the cluster's ``{__...`` ones, as DBSIZE)."""
+        internal = sum(1 for key in self.db.internal_keys if key_slot(key) == slot) if self.db.internal_keys else 0
+        return self.db.count_in_slot(slot) - internal
 
     def keys_in_slot(self, slot: int, count: int) -> list[bytes]:
+        """CLUSTER GETKEYSINSLOT: up to ``count`` of the user's keys in ``slot``."""
         found: list[bytes] = []
         for key in self.db.keys_in_slot(slot):
             if len(found) >= count:
                 break
-            found.append(key)
+            if not is_internal_key(key):
+                found.append(key)
         return found
 
     def scan(

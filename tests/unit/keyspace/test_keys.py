@@ -72,6 +72,9 @@ def test_the_clusters_internal_keys_are_hidden_from_keyspace_wide_commands() -> 
     assert shard("RANDOMKEY") == b"user:1"
     assert shard("SCAN", "0", "COUNT", "100000") == [b"0", [b"user:1"]]
     # a pattern that names them lists them (the group coordinator's, admin only)
+    group_slot = shard.keyspace.classify([b"GET", b"{__group:billing}:meta"]).slot
+    assert group_slot is not None and shard.keyspace.count_keys_in_slot(group_slot) == 0
+    assert shard.keyspace.keys_in_slot(group_slot, 10) == []
     assert sorted(cast(list[bytes], shard("KEYS", "{__group:*}:*"))) == [
         b"{__group:billing}:meta",
         b"{__group:billing}:offsets",
