@@ -31,7 +31,11 @@ class LogBenchResult:
     consumed: int = 0
     e2e_ms: list[float] = field(default_factory=list)
     e2e_rate: int = 0
-    plain_produce_s: float = 0.0  # the same records, idempotence off
+    # idempotence on against off, in rounds ordered on, off, off, on (ABBA: a rate that drifts
+    # through the run, as it does while the log and page cache grow, cancels out)
+    compared_records: int = 0
+    idempotent_s: float = 0.0
+    plain_s: float = 0.0
 
     def rows(self) -> list[tuple[str, str]]:
         mb = self.records * self.record_bytes / 1e6
@@ -41,8 +45,10 @@ class LogBenchResult:
         ]
         if self.produce_latency_ms:
             rows.append(("produce latency p50 / p99 (ms)", _p50_p99(self.produce_latency_ms)))
-        if self.plain_produce_s:
-            rows.append(("produce records/s, idempotence off", f"{self.records / self.plain_produce_s:,.0f}"))
+        if self.plain_s and self.idempotent_s:
+            rows.append(("idempotence on / off, records/s (ABBA rounds)",
+                         f"{self.compared_records / self.idempotent_s:,.0f} / "
+                         f"{self.compared_records / self.plain_s:,.0f}"))  # fmt: skip
         if self.consume_s:
             rows.append(("consume records/s (one consumer)", f"{self.consumed / self.consume_s:,.0f}"))
         if self.e2e_ms:
@@ -95,11 +101,20 @@ async def run_log_bench(
         await producer.close()
         result = LogBenchResult(records, record_bytes, produce_s, latencies)
         if compare_idempotence:
-            plain = await ks.producer(acks=acks, linger_ms=linger_ms, batch_size=batch_size, compression=compression,
-                                      enable_idempotence=False).start()  # fmt: skip
-            result.plain_produce_s = await _produce(plain, topic, payload, records, [], None)
-            await plain.close()
-            records *= 2  # the consumer reads both runs
+            quarter = max(1, records // 4)
+            for idempotent in (True, False, False, True):
+                round_producer = await ks.producer(
+                    acks=acks, linger_ms=linger_ms, batch_size=batch_size, compression=compression,
+                    enable_idempotence=idempotent,
+                ).start()  # fmt: skip
+                seconds = await _produce(round_producer, topic, payload, quarter, [], None)
+                await round_producer.close()
+                if idempotent:
+                    result.idempotent_s += seconds
+                else:
+                    result.plain_s += seconds
+            result.compared_records = 2 * quarter
+            records += 4 * quarter  # the consumer reads every run
 
         # Consume everything from the beginning with one consumer.
         consumer = ks.consumer(auto_offset_reset="earliest", fetch_min_bytes=1)

@@ -60,7 +60,7 @@ def metadata(runs: int, writes: int) -> None:
 )
 @click.option("--e2e-seconds", type=float, default=10.0, show_default=True)
 @click.option("--compare-idempotence/--no-compare-idempotence", default=True, show_default=True,
-              help="Produce the records again with idempotence off and print both rates.")  # fmt: skip
+              help="Produce the records again, idempotence on and off in ABBA rounds; print both rates.")  # fmt: skip
 def log_bench(bootstrap: str | None, records: int, record_size: int, partitions: int, replication_factor: int,
               acks: str, linger_ms: float, batch_size: int, compression: str, e2e_rate: int,
               e2e_seconds: float, compare_idempotence: bool) -> None:  # fmt: skip
