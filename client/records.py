@@ -2,12 +2,13 @@
 
 The node already verified every batch it stored; the consumer still checks
 each batch's CRC (in C) and decodes its body with one msgpack call, then
-builds one tuple per record and nothing else: this loop is what bounds
-consumer throughput.
+builds one tuple per record and nothing else, with the cyclic collector paused:
+this loop is what bounds consumer throughput.
 """
 
 from __future__ import annotations
 
+import gc
 from typing import Any, NamedTuple
 
 import msgpack
@@ -34,7 +35,23 @@ class ConsumerRecord(NamedTuple):
 
 
 def decode_fetched(buf: bytes, topic: str, partition: int, min_offset: int) -> list[ConsumerRecord]:
-    """Every record at or after ``min_offset`` in the whole batches of a fetch response."""
+    """Every record at or after ``min_offset`` in the whole batches of a fetch response.
+
+    The cyclic garbage collector is paused meanwhile: every record is a new tuple, and a
+    generation-0 pass every 700 of them cost more than building them (measured: 1.0M records/s
+    with it, 1.8-2.5M without). Nothing here can make a reference cycle; a caller that had the
+    collector off keeps it off."""
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        return _decode_fetched(buf, topic, partition, min_offset)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _decode_fetched(buf: bytes, topic: str, partition: int, min_offset: int) -> list[ConsumerRecord]:
     out: list[ConsumerRecord] = []
     extend = out.extend
     for header, data in iter_batches(buf, verify=True):
