@@ -19,6 +19,7 @@ from typing import Any
 import msgpack
 from aiohttp import web
 
+from cluster.auth import Principal
 from cluster.errors import ErrorCode, KeystreamError
 from cluster.state import ClusterState
 from cluster.topics import assign_replicas, validate_topic_config, validate_topic_name
@@ -63,7 +64,7 @@ class LogService:
             "create_topic": self._h_create_topic,
             "delete_topic": self._h_delete_topic,
             "alter_topic_config": self._h_alter_topic_config,
-            "list_topics": lambda req, ctx: sorted(self.node.raft.snapshot.topics),
+            "list_topics": lambda req, ctx: self._visible_topics(self.node.security.principal(ctx)),
             "describe_topics": self._h_describe_topics,
             "describe_replicas": lambda req, ctx: self.manager.describe_local(),
             "replica_read": self._h_replica_read,
@@ -218,8 +219,14 @@ class LogService:
         return merged
 
     async def _h_describe_topics(self, req: Request, ctx: ConnectionContext) -> Any:
-        names = req.args.get("names")
-        return await self.describe_topics(list(names) if names else None)
+        names = req.args.get("names")  # named topics were checked by node/security.py
+        return await self.describe_topics(
+            list(names) if names else self._visible_topics(self.node.security.principal(ctx))
+        )
+
+    def _visible_topics(self, who: Principal) -> list[str]:
+        """The topics ``who`` may read (as Kafka lists only the topics one may describe)."""
+        return [t for t in sorted(self.node.raft.snapshot.topics) if who.can("read", "topic", t)]
 
     async def _h_init_producer_id(self, req: Request, ctx: ConnectionContext) -> Any:
         """A fresh producer id for an idempotent producer; nodes take ids from the
@@ -347,8 +354,7 @@ class LogService:
     # --- HTTP -----------------------------------------------------------------------------------------------
     def _routes(self, app: web.Application) -> None:
         async def list_topics(request: web.Request) -> web.Response:
-            principal(request)
-            return web.json_response({"topics": sorted(self.node.raft.snapshot.topics)})
+            return web.json_response({"topics": self._visible_topics(principal(request))})
 
         async def create(request: web.Request) -> web.Response:
             body = await request.json()
@@ -361,7 +367,7 @@ class LogService:
             return web.json_response(result, status=201)
 
         async def describe(request: web.Request) -> web.Response:
-            principal(request)
+            require(request, "read", "topic", request.match_info["name"])
             return web.json_response((await self.describe_topics([request.match_info["name"]]))[0])
 
         async def delete(request: web.Request) -> web.Response:

@@ -372,6 +372,12 @@ def _read_topics(principal: Principal, args: dict[str, Any]) -> None:
         principal.require("read", "topic", topic)
 
 
+def _describe_topics(principal: Principal, args: dict[str, Any]) -> None:
+    """Named topics need read; without names the handler lists only the readable ones."""
+    for name in args.get("names") or []:
+        principal.require("read", "topic", str(name))
+
+
 def _topic_admin(principal: Principal, args: dict[str, Any]) -> None:
     principal.require("admin", "topic", str(args.get("name", "")))
 
@@ -468,7 +474,7 @@ _RULES: dict[str, Rule] = {
     "metadata": _authenticated,
     "cluster_status": _authenticated,
     "list_topics": _authenticated,
-    "describe_topics": _authenticated,
+    "describe_topics": _describe_topics,
     "init_producer_id": _authenticated,
     "produce": _produce,
     "fetch": _read_topics,

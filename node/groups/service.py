@@ -477,8 +477,9 @@ class GroupService:
             if cursor == b"0":
                 break
         found.update(self.groups)
+        principal = self.node.security.principal(ctx)
         out = []
-        for group_id in sorted(found):
+        for group_id in sorted(g for g in found if principal.can("read", "group", g)):
             try:
                 hosted = await self._hosted(group_id, create=False)
             except KeystreamError:

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from client import Keystream
+from client import Keystream, TopicPartition
 from client.cli.certs_cmd import make_dev_certs
 from client.connection import NativeConnection
 from client.local_cluster import LocalCluster
@@ -82,6 +82,16 @@ async def test_users_roles_on_native_and_http(cluster_factory: Callable[..., Loc
         await _expect(ErrorCode.AUTHORIZATION_FAILED, (await reader.cluster.connection(pay_leader)).request(
             "fetch", {"partitions": [["payments", 0, 0]], "max_wait_ms": 0}))  # fmt: skip
         await _expect(ErrorCode.AUTHORIZATION_FAILED, reader.admin.create_topic("orders.us", partitions=1))
+        # listings show only what one may read, as Kafka's; naming a topic one may not read is refused
+        assert await reader.admin.list_topics() == ["orders.eu"]
+        assert [t["name"] for t in await reader.admin.describe_topics()] == ["orders.eu"]
+        await _expect(ErrorCode.AUTHORIZATION_FAILED, reader.admin.describe_topics(["payments"]))
+        async with Keystream(cluster.bootstrap(), credentials=ADMIN) as admin:
+            await admin.cluster.request_any("grant", {"name": "root", "role": "admin", "resource": "group:*"})
+            await eventually(lambda: admin.groups.alter_offsets("billing", {TopicPartition("orders.eu", 0): 1}),
+                             lambda _: True, timeout=10, what="root's group grant")  # fmt: skip
+            assert [g["group_id"] for g in await admin.groups.list_groups()] == ["billing"]
+        assert await reader.groups.list_groups() == []  # no grant on group:billing
 
         # a grant made through node 3 applies on every node, without restarts
         async with Keystream([cluster.address(3, "native")], credentials=ADMIN) as admin:
@@ -102,6 +112,10 @@ async def test_users_roles_on_native_and_http(cluster_factory: Callable[..., Loc
             assert resp.status == 200 and (await resp.json())["records"][0]["value"] == "order-1"
         async with http.get(f"{base}/v1/topics/payments/partitions/0/records?offset=0",
                             headers=_basic("reader", "reader-password")) as resp:  # fmt: skip
+            assert resp.status == 403
+        async with http.get(f"{base}/v1/topics", headers=_basic("reader", "reader-password")) as resp:
+            assert (await resp.json())["topics"] == ["orders.eu"]
+        async with http.get(f"{base}/v1/topics/payments", headers=_basic("reader", "reader-password")) as resp:
             assert resp.status == 403
         async with http.post(f"{base}/v1/auth/token", headers=_basic("root", "root-password")) as resp:
             token = (await resp.json())["token"]

@@ -73,9 +73,7 @@ def test_principal_require_names_what_was_refused() -> None:
     assert Principal("__node", [], superuser=True).can("admin", "cluster")
 
 
-@pytest.mark.parametrize(
-    "resource", ["", "topic", "topic:", "queue:x", "cluster:x", "topic:a*b", 7, None, "key:**"]
-)
+@pytest.mark.parametrize("resource", ["", "topic", "topic:", "queue:x", "cluster:x", "topic:a*b", 7, None, "key:**"])
 def test_bad_resources_are_refused_with_a_reason(resource: object) -> None:
     with pytest.raises(KeystreamError) as info:
         parse_resource(resource)
@@ -140,6 +138,8 @@ def test_operation_rules() -> None:
     assert not _check("produce", reader, {"topics": [["orders.eu", []]]})
     assert _check("produce", writer, {"topics": [["orders", []]]})
     assert not _check("create_topic", writer, {"name": "orders"})
+    assert _check("describe_topics", reader, {"names": ["orders.eu"]}) and _check("describe_topics", reader, {})
+    assert not _check("describe_topics", reader, {"names": ["orders.eu", "payments"]})
     assert _check("create_topic", admin, {"name": "orders"})
     # the keyspace: read-only commands need read, the others write
     assert _check("kv", reader, {"argv": ["GET", "session:1"]})
