@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,8 @@ from node.storage.errors import InvalidLogConfigError
 from node.storage.health import StorageHealth
 
 log = logging.getLogger(__name__)
+
+_DELETED_SUFFIX = ".deleted"  # a replica directory renamed for deletion in the background
 
 _LOG_CONFIG_KEYS = {
     "retention.ms",
@@ -134,12 +137,14 @@ class ReplicaManager:
         self.storage = StorageHealth(probe_interval_s=settings.storage_probe_interval_ms / 1000)
         self.on_storage_change: list[Callable[[], None]] = []  # failed or healthy again: heartbeat now
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deletions: set[asyncio.Task[None]] = set()
         self._throttle = LogThrottle()
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._remove_leftover_deletions)
         self._saved_hw = self._load_hw_checkpoint()
         self._tasks = [
             asyncio.create_task(self._isr_loop(), name="isr-maintenance"),
@@ -160,6 +165,7 @@ class ReplicaManager:
         for replica in self.replicas.values():
             replica.fail_waiters(ErrorCode.NOT_LEADER, "node shutting down")
         await asyncio.to_thread(self._close_all)
+        await asyncio.gather(*self._deletions, return_exceptions=True)  # or the next start finishes them
 
     def _close_all(self) -> None:
         self._write_hw_checkpoint()
@@ -226,7 +232,7 @@ class ReplicaManager:
                 existing_id = ""
             if existing_id != topic_id:
                 log.info("deleting %s: it belongs to an earlier topic of that name", directory)
-                shutil.rmtree(directory, ignore_errors=True)
+                self._delete_directory(str(directory))
         try:
             log_config = log_config_for(config)
         except InvalidLogConfigError as exc:
@@ -264,8 +270,31 @@ class ReplicaManager:
         except Exception:
             log.exception("closing %s failed", replica.name)
         if delete:
-            shutil.rmtree(directory, ignore_errors=True)
+            self._delete_directory(directory)
             log.info("deleted replica %s", replica.name)
+
+    def _delete_directory(self, directory: str) -> None:
+        """Rename now, delete in a worker thread (as Kafka's ``-delete`` directories): removing a
+        big log file by file on the event loop stalled the node; the rename frees the name at once
+        for a topic created again under it."""
+        doomed = f"{directory}.{uuid.uuid4().hex[:8]}{_DELETED_SUFFIX}"
+        try:
+            os.rename(directory, doomed)
+        except OSError:
+            shutil.rmtree(directory, ignore_errors=True)
+            return
+        if self._loop is not None and self._loop.is_running():
+            task = self._loop.create_task(asyncio.to_thread(shutil.rmtree, doomed, True))
+            self._deletions.add(task)
+            task.add_done_callback(self._deletions.discard)
+        else:
+            shutil.rmtree(doomed, ignore_errors=True)
+
+    def _remove_leftover_deletions(self) -> None:
+        """Directories renamed for deletion before a crash or stop are deleted at start."""
+        for entry in self.log_dir.iterdir():
+            if entry.name.endswith(_DELETED_SUFFIX):
+                shutil.rmtree(entry, ignore_errors=True)
 
     def _apply_partition_state(
         self, replica: Replica, topic: dict[str, Any], p: dict[str, Any], may_lead: bool

@@ -221,6 +221,11 @@ async def test_bad_produce_and_fetch_input_gets_typed_errors(cluster_factory: Ca
     await conn.close()
 
 
+async def _http_json(http: aiohttp.ClientSession, url: str) -> Any:
+    async with http.get(url) as resp:
+        return await resp.json()
+
+
 async def test_retention_deletes_old_segments(cluster_factory: Callable[..., LocalCluster]) -> None:
     cluster = cluster_factory(1, extra_args=["--set", "log.retention.check.interval.ms=200"])
     cluster.start_all()
@@ -288,3 +293,13 @@ async def test_cli_and_http_produce_and_consume(cluster_factory: Callable[..., L
             assert resp.status == 200
         async with http.get(f"{base}/v1/topics/web") as resp:
             assert resp.status == 404
+        # every replica's directory goes (renamed at once, removed by a worker thread)
+        dirs = [cluster.data_dir / f"node{n}" / "log" for n in (1, 2, 3)]
+        await eventually(lambda: asyncio.sleep(0, sorted(p.name for d in dirs for p in d.glob("web-*"))),
+                         lambda left: left == [], timeout=20, what="the deleted topic's directories gone")  # fmt: skip
+        # the name is free again at once: a new topic of that name starts empty
+        async with http.post(f"{base}/v1/topics", json={"name": "web", "partitions": 1}) as resp:
+            assert resp.status == 201
+        await eventually(lambda: _http_json(http, f"{base}/v1/topics/web"),
+                         lambda d: d["partitions"][0]["high_watermark"] == 0 and d["partitions"][0]["leader"] >= 0,
+                         timeout=20, what="the new topic 'web' led and empty")  # fmt: skip
