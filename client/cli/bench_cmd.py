@@ -8,6 +8,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from client.cli.bench_groups_cmd import groups as groups_bench
+from client.cli.common import bench_cluster
 
 
 @click.group()
@@ -65,24 +66,11 @@ def log_bench(bootstrap: str | None, records: int, record_size: int, partitions:
               acks: str, linger_ms: float, batch_size: int, compression: str, e2e_rate: int,
               e2e_seconds: float, compare_idempotence: bool) -> None:  # fmt: skip
     """Produce/consume throughput and latency on the log (compare: Kafka 2014, three machines)."""
-    import tempfile
-
     from client.bench.log import run_log_bench
     from client.cli.runner import run
-    from client.local_cluster import LocalCluster, free_port_base
 
     console = Console()
-    cluster = None
-    tmp = None
-    if bootstrap:
-        addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="keystream-bench-")
-        cluster = LocalCluster(tmp.name, nodes=3, base_port=free_port_base(4))
-        cluster.start_all()
-        run(cluster.wait_ready(60))
-        addresses = cluster.bootstrap()
-    try:
+    with bench_cluster(bootstrap) as addresses:
         with Progress(transient=True) as progress:
             task = progress.add_task("producing", total=records)
             result = run(
@@ -95,11 +83,6 @@ def log_bench(bootstrap: str | None, records: int, record_size: int, partitions:
                     progress=lambda n: progress.update(task, completed=n),
                 )
             )  # fmt: skip
-    finally:
-        if cluster is not None:
-            cluster.stop_all()
-        if tmp is not None:
-            tmp.cleanup()
     table = Table(title=f"Log benchmark: {records:,} records of {record_size} B, {partitions} partitions, "
                         f"RF={replication_factor}, acks={acks}, 3 nodes + client on this machine")  # fmt: skip
     table.add_column("measure")
@@ -125,35 +108,16 @@ def log_bench(bootstrap: str | None, records: int, record_size: int, partitions:
 @click.option("--modes", default="all,leader", show_default=True, help="keyspace.acks modes to measure.")
 def kv_bench(bootstrap: str | None, keys: int, pipeline: int, workers: int, value_bytes: int, modes: str) -> None:
     """Pipelined SET and GET through the SDK, with keyspace acks=all and acks=leader."""
-    import tempfile
-
     from client.bench.kv import run_kv_bench
     from client.cli.runner import run
-    from client.local_cluster import LocalCluster, free_port_base
 
     table = Table(title=f"Keyspace via the SDK: {keys:,} keys, pipelines of {pipeline}, {workers} in flight")
     for col in ("keyspace.acks", "operation", "ops/s", "seconds"):
         table.add_column(col, justify="right" if col in ("ops/s", "seconds") else "left")
     for mode in [m.strip() for m in modes.split(",") if m.strip()]:
-        cluster = None
-        tmp = None
-        if bootstrap:
-            addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
-        else:
-            tmp = tempfile.TemporaryDirectory(prefix="keystream-bench-")
-            cluster = LocalCluster(tmp.name, nodes=3, base_port=free_port_base(4),
-                                   extra_args=["--set", f"keyspace.acks={mode}"])  # fmt: skip
-            cluster.start_all()
-            run(cluster.wait_ready(60))
-            addresses = cluster.bootstrap()
-        try:
+        with bench_cluster(bootstrap, ["--set", f"keyspace.acks={mode}"]) as addresses:
             results = run(run_kv_bench(addresses, keys=keys, pipeline=pipeline, workers=workers,
                                        value_bytes=value_bytes))  # fmt: skip
-        finally:
-            if cluster is not None:
-                cluster.stop_all()
-            if tmp is not None:
-                tmp.cleanup()
         for r in results:
             table.add_row(mode if not bootstrap else "(as configured)", r.operation, f"{r.rate:,.0f}",
                           f"{r.seconds:.2f}")  # fmt: skip
@@ -208,32 +172,13 @@ def security_bench(modes: str, rounds: int, records: int, requests: int, clients
 @click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True)
 def push_bench(bootstrap: str | None, rate: int, seconds: float, rounds: int) -> None:
     """End-to-end latency: push delivery against pull with long-poll, at a fixed rate."""
-    import tempfile
-
     from client.bench.push import run_push_bench
     from client.cli.runner import run
-    from client.local_cluster import LocalCluster, free_port_base
 
     console = Console()
-    cluster = None
-    tmp = None
-    if bootstrap:
-        addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="keystream-bench-")
-        cluster = LocalCluster(tmp.name, nodes=3, base_port=free_port_base(4))
-        cluster.start_all()
-        run(cluster.wait_ready(60))
-        addresses = cluster.bootstrap()
-    try:
-        with console.status("measuring") as status:
-            results = run(run_push_bench(addresses, rate=rate, seconds=seconds, rounds=rounds,
-                                         say=lambda text: status.update(text)))  # fmt: skip
-    finally:
-        if cluster is not None:
-            cluster.stop_all()
-        if tmp is not None:
-            tmp.cleanup()
+    with bench_cluster(bootstrap) as addresses, console.status("measuring") as status:
+        results = run(run_push_bench(addresses, rate=rate, seconds=seconds, rounds=rounds,
+                                     say=lambda text: status.update(text)))  # fmt: skip
     table = Table(title=f"End-to-end latency (ms), acks=all RF=3, {rate:,} records/s, {rounds} x {seconds:g} s each")
     for col in ("delivery", "received / sent", "p50", "p99", "p99.9", "max"):
         table.add_column(col, justify="left" if col == "delivery" else "right")

@@ -296,24 +296,12 @@ def groups(
     session_ms: int,
 ) -> None:
     """Consumer groups: rebalance time (join, leave; eager vs cooperative), throughput, commit latency."""
-    import tempfile
-
+    from client.cli.common import bench_cluster
     from client.cli.runner import run
-    from client.local_cluster import LocalCluster, free_port_base
 
     console = Console()
-    cluster = None
-    tmp = None
-    if bootstrap:
-        addresses = [a.strip() for a in bootstrap.split(",") if a.strip()]
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="keystream-bench-groups-")
-        cluster = LocalCluster(tmp.name, nodes=3, base_port=free_port_base(4))
-        cluster.start_all()
-        run(cluster.wait_ready(60))
-        addresses = cluster.bootstrap()
     options = {"heartbeat_interval_ms": heartbeat_ms, "session_timeout_ms": session_ms}
-    try:
+    with bench_cluster(bootstrap) as addresses:
         rebalances = {}
         for assignor in ("range", "cooperative-sticky"):
             console.print(f"rebalances with {assignor} ({runs} runs)...")
@@ -322,11 +310,6 @@ def groups(
         commits = run(measure_commits(addresses))
         console.print(f"throughput ({records:,} records)...")
         throughput = run(measure_throughput(addresses, records, record_size, partitions))
-    finally:
-        if cluster is not None:
-            cluster.stop_all()
-        if tmp is not None:
-            tmp.cleanup()
 
     def ms(values: list[float]) -> str:
         return f"{statistics.median(values) * 1000:.0f} / {max(values) * 1000:.0f}"

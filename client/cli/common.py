@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +89,23 @@ def connect(bootstrap: str | None) -> Any:
     from client import Keystream
 
     return Keystream(resolve_bootstrap(bootstrap), **sdk_options())
+
+
+@contextmanager
+def bench_cluster(bootstrap: str | None, extra_args: Sequence[str] = ()) -> Iterator[list[str]]:
+    """The addresses a benchmark runs against: ``--bootstrap``, or a local three-node cluster
+    started for the run (free ports, a temporary directory), stopped and removed afterwards."""
+    if bootstrap:
+        yield [a.strip() for a in bootstrap.split(",") if a.strip()]
+        return
+    from client.cli.runner import run
+    from client.local_cluster import LocalCluster, free_port_base
+
+    with tempfile.TemporaryDirectory(prefix="keystream-bench-") as tmp:
+        cluster = LocalCluster(tmp, nodes=3, base_port=free_port_base(4), extra_args=list(extra_args))
+        cluster.start_all()
+        try:
+            run(cluster.wait_ready(60))
+            yield cluster.bootstrap()
+        finally:
+            cluster.stop_all()
