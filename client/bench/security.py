@@ -21,13 +21,10 @@ round by round and the median of the rounds is printed. Nothing is asserted.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import os
 import shutil
 import ssl
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from client import Keystream, TopicPartition
+from client.bench.redis_benchmark import requests_per_second
 from client.connection import NativeConnection
 from client.local_cluster import LocalCluster, free_port_base
 
@@ -135,7 +133,7 @@ class _Mode:
             args += ["--tls", "--cacert", str(self.certs / "ca.pem")]
         if self.auth:
             args += ["--user", BENCH_USER, "-a", BENCH_PASSWORD]
-        return _redis_benchmark(args, test)
+        return requests_per_second(args, test)
 
 
 def _plain(user: str, password: str) -> dict[str, str]:
@@ -169,17 +167,6 @@ async def _create_users(cluster: LocalCluster, ssl_context: ssl.SSLContext | Non
         await root.request("create_user", {"name": BENCH_USER, "password": BENCH_PASSWORD, "grants": grants})
     finally:
         await root.close()
-
-
-def _redis_benchmark(args: list[str], test: str) -> float:
-    out = subprocess.run(args, capture_output=True, text=True, timeout=900)
-    if out.returncode != 0:
-        raise RuntimeError(f"redis-benchmark failed ({out.returncode}): {out.stderr[-1000:]}{out.stdout[-1000:]}")
-    lines = [line for line in out.stdout.splitlines() if line.startswith('"')]
-    for row in csv.reader(io.StringIO("\n".join(lines))):
-        if row and row[0] == test:
-            return float(row[1])
-    raise RuntimeError(f"unexpected redis-benchmark output: {out.stdout[-1000:]}")
 
 
 async def _log_round(mode: _Mode, settings: SecurityBenchSettings, result: ModeResult) -> None:

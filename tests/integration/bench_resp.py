@@ -21,16 +21,14 @@ The load average is printed too: on a shared machine it says how much to trust a
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from client.bench.redis_benchmark import requests_per_second
 from tests.integration.test_resp_support import Raw, resp_port, start_cluster
 from tests.unit.keyspace.real_redis import redis_server
 
@@ -68,14 +66,7 @@ def run_benchmark(port: int, test: str, pipeline: int, requests: int, clients: i
             "-c", str(clients), "-P", str(pipeline), "--csv"]  # fmt: skip
     if cluster:
         args.append("--cluster")
-    out = subprocess.run(args, capture_output=True, text=True, timeout=1800)
-    if out.returncode != 0:
-        raise RuntimeError(f"redis-benchmark failed ({out.returncode}): {out.stderr[-2000:]}{out.stdout[-2000:]}")
-    lines = [line for line in out.stdout.splitlines() if line.startswith('"')]
-    for row in csv.reader(io.StringIO("\n".join(lines))):
-        if row and row[0] == test:
-            return float(row[1])
-    raise RuntimeError(f"unexpected redis-benchmark output: {out.stdout[-2000:]}")
+    return requests_per_second(args, test, timeout=1800)
 
 
 def measure(
