@@ -126,9 +126,12 @@ async def test_users_roles_on_native_and_http(cluster_factory: Callable[..., Loc
             assert resp.status == 401
 
 
-async def test_tls_on_every_client_listener_and_between_nodes(
+async def _tls_cluster(
     cluster_factory: Callable[..., LocalCluster], tmp_path: Path
-) -> None:
+) -> tuple[LocalCluster, Path, ssl.SSLContext]:
+    """Three nodes with TLS on every listener and between nodes, certificates from
+    ``keystream certs dev``; started, not yet ready. Returns the cluster, the certificate
+    directory and a client context trusting the dev CA."""
     certs = tmp_path / "certs"
     await asyncio.to_thread(make_dev_certs, certs, ["localhost", "127.0.0.1"], 0, 1)
     trust = ssl.create_default_context(cafile=str(certs / "ca.pem"))
@@ -139,6 +142,13 @@ async def test_tls_on_every_client_listener_and_between_nodes(
         client_options={"ssl": trust},
     )  # fmt: skip
     cluster.start_all()
+    return cluster, certs, trust
+
+
+async def test_tls_on_every_client_listener_and_between_nodes(
+    cluster_factory: Callable[..., LocalCluster], tmp_path: Path
+) -> None:
+    cluster, _, trust = await _tls_cluster(cluster_factory, tmp_path)
     await cluster.wait_ready(40)  # replication, heartbeats and readiness all go over TLS
     async with Keystream(cluster.bootstrap(), ssl=trust) as ks:
         await ks.admin.create_topic("secret", partitions=1, replication_factor=3)
@@ -165,16 +175,7 @@ async def test_resp_users_roles_and_tls(cluster_factory: Callable[..., LocalClus
 
     import redis
 
-    certs = tmp_path / "certs"
-    await asyncio.to_thread(make_dev_certs, certs, ["localhost", "127.0.0.1"], 0, 1)
-    trust = ssl.create_default_context(cafile=str(certs / "ca.pem"))
-    cluster = cluster_factory(
-        3,
-        extra_args=["--set", "tls.listeners=default", "--set", f"tls.cert={certs}/node.pem",
-                    "--set", f"tls.key={certs}/node-key.pem", "--set", f"tls.ca={certs}/ca.pem"],
-        client_options={"ssl": trust},
-    )  # fmt: skip
-    cluster.start_all()
+    cluster, certs, trust = await _tls_cluster(cluster_factory, tmp_path)
     await cluster.wait_ready(40)
     anon = await NativeConnection.open(cluster.address(1, "native"), ssl=trust)
     await anon.request("create_user", {"name": "root", "password": "root-password",
