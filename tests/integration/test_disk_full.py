@@ -125,7 +125,7 @@ class Load:
             fut = await producer.send(TOPIC, value.encode(), key=f"k{i % 97}".encode())
             fut.add_done_callback(functools.partial(self._on_ack, value))
             i += 1
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.002)  # pacing: a steady ~500 records/s load, not a wait for a condition
         await producer.flush()
         await producer.close()
 
@@ -142,7 +142,7 @@ class Load:
                 self.incr_acked[key] += 1
             except Exception:
                 await asyncio.sleep(0.05)  # the outcome may be unknown: the final value may exceed the acks
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # pacing of the INCR load
 
 
 async def _read_all(ks: Keystream) -> dict[tuple[int, int], bytes | None]:

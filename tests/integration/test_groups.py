@@ -299,8 +299,14 @@ async def test_three_members_twelve_partitions_one_killed(
                 return union == set(range(PARTITIONS)) and total == PARTITIONS and all(owned[i] for i in alive)
 
             await eventually(owners, lambda o: settled(o, [0, 1, 2]), timeout=40, what="12 partitions over 3 members")
-            await asyncio.sleep(2.0)  # consume for a while (not a condition: the workload's length)
             victim = members[2]
+            # every member has processed and committed a few batches: the kill lands mid-stream
+            await eventually(
+                lambda: asyncio.sleep(0, [(len(m.records()), len(m.last_commits())) for m in members]),
+                lambda progress: all(records >= 20 and commits > 0 for records, commits in progress),
+                timeout=40,
+                what="every member processing and committing",
+            )
             victim_partitions = victim.owned()
             victim.kill()
             await eventually(

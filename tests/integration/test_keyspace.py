@@ -119,7 +119,9 @@ async def test_shard_leader_kill_loses_no_acknowledged_write(cluster_factory: Ca
                         unknown_incr += 1
 
         async def nemesis() -> None:
-            await asyncio.sleep(0.5)
+            # the kill lands mid-workload: once every kind of write has been acknowledged
+            await eventually(lambda: asyncio.sleep(0, (acked_incr, len(acked_sets), len(acked_members))),
+                             lambda counts: min(counts) >= 10, timeout=30, what="writes acknowledged")  # fmt: skip
             cluster.kill(victim)
 
         await asyncio.gather(*(worker(n) for n in range(4)), nemesis())
